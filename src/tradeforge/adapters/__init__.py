@@ -1,0 +1,1 @@
+"""Adapters: implementations of the ports for databases, venues, message brokers and webhooks."""

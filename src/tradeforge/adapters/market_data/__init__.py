@@ -1,0 +1,1 @@
+"""Market data adapters: OHLCV files (Parquet, CSV) and replay feeds."""

@@ -1,0 +1,1 @@
+"""Message bus: commands to one handler, events to many subscribers, by topic."""

@@ -1,0 +1,1 @@
+"""Pure domain model: values, instruments, orders and their state table, fills, positions, events."""

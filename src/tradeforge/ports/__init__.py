@@ -1,0 +1,1 @@
+"""Ports: the interfaces (typing.Protocol) the engines depend on, implemented by adapters."""
