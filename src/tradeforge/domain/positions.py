@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from tradeforge.domain.fills import Fill
 from tradeforge.domain.values import ZERO
+
+# Proportional cost release is the one inexact step; it is rounded to this grid and every other
+# step is a sum, so realized + unrealized stays exactly equal to the fills' cash flows.
+RELEASE_QUANTUM = Decimal("1e-20")
+POSITION_PRECISION = 60
 
 
 @dataclass(slots=True)
@@ -37,6 +42,11 @@ class Position:
         return self.quantity * mark - self.cost_basis
 
     def apply_fill(self, fill: Fill, fee_in_quote: Decimal) -> None:
+        with localcontext() as context:
+            context.prec = POSITION_PRECISION
+            self._apply(fill, fee_in_quote)
+
+    def _apply(self, fill: Fill, fee_in_quote: Decimal) -> None:
         delta = fill.quantity if fill.side.sign > 0 else -fill.quantity
         price = fill.price
         quantity = self.quantity
@@ -45,7 +55,7 @@ class Position:
             if closing == abs(quantity):
                 released = self.cost_basis
             else:
-                released = self.cost_basis * closing / abs(quantity)
+                released = (self.cost_basis * closing / abs(quantity)).quantize(RELEASE_QUANTUM)
             signed_close = closing if delta > 0 else -closing
             self.realized_pnl += -signed_close * price - released
             self.cost_basis -= released
