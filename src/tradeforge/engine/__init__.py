@@ -1,0 +1,1 @@
+"""Engines: order management, risk, portfolio and market data, as synchronous bus handlers."""
