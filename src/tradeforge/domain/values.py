@@ -63,7 +63,8 @@ def round_to_step(value: Decimal, step: Decimal) -> Decimal:
 def normalize(value: Decimal) -> Decimal:
     """Strip trailing zeros without switching to exponent notation for whole numbers."""
     normalized = value.normalize()
-    if normalized == normalized.to_integral_value() and normalized.as_tuple().exponent > 0:
+    exponent = normalized.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > 0:
         return normalized.quantize(ONE)
     return normalized
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -130,11 +131,11 @@ class OrderRepository(Protocol):
     def get(self, order_id: str) -> Order | None: ...
     def get_by_client_order_id(self, account_id: str, client_order_id: str) -> Order | None: ...
     def list(self, query: OrderQuery) -> Page[Order]: ...
-    def list_working(self) -> list[Order]:
+    def list_working(self) -> builtins.list[Order]:
         """Every order in pending, open or partially_filled, across accounts (for recovery)."""
         ...
 
-    def client_order_index(self) -> list[tuple[str, str, str]]:
+    def client_order_index(self) -> builtins.list[tuple[str, str, str]]:
         """(account_id, client_order_id, order_id) of every stored order, so the OMS can refuse
         duplicates in memory without a database round trip per submit."""
         ...
@@ -143,7 +144,7 @@ class OrderRepository(Protocol):
 class FillRepository(Protocol):
     def add_many(self, fills: Sequence[Fill]) -> None: ...
     def list(self, query: FillQuery) -> Page[Fill]: ...
-    def list_all(self) -> list[Fill]:
+    def list_all(self) -> builtins.list[Fill]:
         """Every fill, oldest first (for audits and property checks)."""
         ...
 

@@ -1,0 +1,1 @@
+"""SQLAlchemy Core persistence adapter: tables, repositories, unit of work and Alembic migrations."""

@@ -1,0 +1,1 @@
+"""Integration tests of the adapters against real databases."""
