@@ -90,7 +90,7 @@ class RiskLimits:
 
     default: SymbolLimits = SymbolLimits()
     per_symbol: Mapping[str, SymbolLimits] = field(default_factory=_empty_symbol_map, hash=False)
-    price_band: Decimal | None = Decimal("0.05")
+    price_band: Decimal | None = Decimal("0.2")
     max_open_orders: int | None = 200
     max_submits_per_second: int | None = 50
     check_balance: bool = True

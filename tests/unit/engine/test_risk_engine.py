@@ -320,7 +320,7 @@ def test_update_limits_reports_only_changed_keys_and_before_undoes_it() -> None:
         "before": {
             "default": {"max_order_quantity": "1"},
             "per_symbol": {BTC: None, ETH: {**empty, "max_position": "50"}},
-            "price_band": "0.05",
+            "price_band": "0.2",
         },
         "after": {
             "default": {"max_order_quantity": "2"},

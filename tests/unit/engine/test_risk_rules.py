@@ -145,7 +145,7 @@ def test_defaults_match_the_documented_settings() -> None:
     limits = RiskLimits()
     assert limits.default == SymbolLimits(None, None, None)
     assert dict(limits.per_symbol) == {}
-    assert limits.price_band == D("0.05")
+    assert limits.price_band == D("0.2")
     assert (limits.max_open_orders, limits.max_submits_per_second) == (200, 50)
     assert limits.check_balance is True and limits.cancel_open_orders_on_halt is True
 
@@ -397,9 +397,9 @@ def test_price_band_on_both_sides_of_the_last_price(order_kwargs: dict[str, str]
 
 
 def test_price_band_reason_and_when_it_is_skipped() -> None:
-    order = make_order("buy", price="110")
+    order = make_order("buy", price="130")
     assert check_price_band(order, RiskLimits(), FakeView(prices={BTC: D(100)})) == (
-        "limit price 110 is 10% from last price 100, beyond price_band 5% for BTC/USDT"
+        "limit price 130 is 30% from last price 100, beyond price_band 20% for BTC/USDT"
     )
     assert check_price_band(order, RiskLimits(), FakeView()) is None
     assert check_price_band(order, RiskLimits(price_band=None), FakeView(prices={BTC: D(100)})) is None

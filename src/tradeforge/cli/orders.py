@@ -1,0 +1,245 @@
+"""`tradeforge orders`: list, place, amend and cancel orders through the running service's API."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+
+from tradeforge.cli.client import DEFAULT_API_URL, JsonOption, KeyOption, UrlOption, api_client, print_json
+from tradeforge.cli.common import EXIT_ERROR, console, fail
+from tradeforge.cli.render import ORDER_COLUMNS, print_list, print_order
+
+app = typer.Typer(
+    help=(
+        "Orders on the running service (over HTTP: --url / TRADEFORGE_API_URL, default "
+        f"{DEFAULT_API_URL}; --key / TRADEFORGE_API_KEY required)."
+    ),
+    no_args_is_help=True,
+)
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderType(StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP = "stop"
+    STOP_LIMIT = "stop_limit"
+
+
+class TimeInForce(StrEnum):
+    GTC = "GTC"
+    IOC = "IOC"
+    FOK = "FOK"
+    GTD = "GTD"
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    OPEN = "open"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+def decimal_text(value: str | None, name: str) -> str | None:
+    """Check a decimal locally for a clear message, but send the text as typed (no float anywhere)."""
+    if value is None:
+        return None
+    try:
+        parsed = Decimal(value)
+    except InvalidOperation:
+        fail(f"{name}: {value!r} is not a decimal number")
+    if not parsed.is_finite():
+        fail(f"{name}: {value!r} is not a finite number")
+    return value.strip()
+
+
+@app.command("list")
+def list_orders(
+    url: UrlOption = DEFAULT_API_URL,
+    key: KeyOption = None,
+    status: Annotated[
+        list[Status] | None,
+        typer.Option(
+            "--status", case_sensitive=False,
+            help="Only orders in this status; repeat for several. Default: all.",
+        ),
+    ] = None,
+    symbol: Annotated[str | None, typer.Option("--symbol", help="Only this symbol, e.g. BTC/USDT.")] = None,
+    strategy: Annotated[str | None, typer.Option("--strategy", help="Only this strategy id.")] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=1000, help="Most orders to show (newest first).")
+    ] = 50,
+    cursor: Annotated[
+        str | None, typer.Option("--cursor", help="Continue after a previous page (printed under the table).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List orders, newest first."""
+    params: list[tuple[str, str]] = [("limit", str(limit))]
+    params += [("status", s.value) for s in status or []]
+    for name, value in (("symbol", symbol), ("strategy_id", strategy), ("cursor", cursor)):
+        if value:
+            params.append((name, value))
+    with api_client(url, key) as api:
+        page = api.get("/orders", params)
+    if as_json:
+        print_json(page)
+    else:
+        print_list("Orders", page, ORDER_COLUMNS)
+
+
+@app.command("show")
+def show(
+    order_id: Annotated[str, typer.Argument(help="The order's id (as listed by `tradeforge orders list`).")],
+    url: UrlOption = DEFAULT_API_URL,
+    key: KeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show one order with every field."""
+    with api_client(url, key) as api:
+        order = api.get(f"/orders/{order_id}")
+    _print_order(order, as_json, "Order")
+
+
+@app.command("place")
+def place(
+    symbol: Annotated[str, typer.Argument(help="Instrument in ccxt unified form, e.g. BTC/USDT.")],
+    side: Annotated[Side, typer.Argument(help="buy or sell.", case_sensitive=False)],
+    quantity: Annotated[str, typer.Argument(help="Amount of the base asset, a decimal such as 0.01.")],
+    url: UrlOption = DEFAULT_API_URL,
+    key: KeyOption = None,
+    order_type: Annotated[
+        OrderType, typer.Option("--type", case_sensitive=False, help="Order type; limit needs --price, stop "
+                                "needs --stop-price, stop_limit both.")
+    ] = OrderType.MARKET,
+    price: Annotated[str | None, typer.Option("--price", help="Limit price (decimal).")] = None,
+    stop_price: Annotated[
+        str | None, typer.Option("--stop-price", help="Trigger price for stop orders.")
+    ] = None,
+    tif: Annotated[
+        TimeInForce | None,
+        typer.Option("--tif", case_sensitive=False, help="Time in force. Default: the service's (GTC)."),
+    ] = None,
+    expire_at: Annotated[
+        str | None,
+        typer.Option("--expire-at", help="Expiry for --tif GTD, ISO 8601 (e.g. 2025-06-01T12:00:00Z)."),
+    ] = None,
+    client_order_id: Annotated[
+        str | None,
+        typer.Option(
+            "--client-order-id",
+            help="Your id for the order, unique per account; resending the same id never creates a "
+            "second order. Default: generated by the service.",
+        ),
+    ] = None,
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(
+            "--idempotency-key",
+            help="Sent as the Idempotency-Key header: a retry with the same key replays the first response.",
+        ),
+    ] = None,
+    strategy: Annotated[
+        str | None, typer.Option("--strategy", help="Strategy id to attribute the order to.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Place an order and print it as the service answered.
+
+    A risk rejection is an order in status
+    `rejected` with its reason: it is printed and the command exits 1."""
+    body: dict[str, Any] = {
+        "symbol": symbol,
+        "side": side.value,
+        "type": order_type.value,
+        "quantity": decimal_text(quantity, "quantity"),
+    }
+    optional = {
+        "price": decimal_text(price, "--price"),
+        "stop_price": decimal_text(stop_price, "--stop-price"),
+        "time_in_force": tif.value if tif else None,
+        "expire_at": expire_at,
+        "client_order_id": client_order_id,
+        "strategy_id": strategy,
+    }
+    body.update({name: value for name, value in optional.items() if value is not None})
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+    with api_client(url, key) as api:
+        order = api.request("POST", "/orders", body=body, headers=headers)
+    _print_order(order, as_json, "Order placed")
+    if isinstance(order, dict) and order.get("status") == Status.REJECTED:
+        reason = order.get("reject_reason") or "no reason given"
+        console(stderr=True).print(f"order rejected: {reason}", markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_ERROR)
+
+
+@app.command("amend")
+def amend(
+    order_id: Annotated[str, typer.Argument(help="The working order to change.")],
+    url: UrlOption = DEFAULT_API_URL,
+    key: KeyOption = None,
+    price: Annotated[str | None, typer.Option("--price", help="New limit price.")] = None,
+    quantity: Annotated[str | None, typer.Option("--quantity", help="New total quantity.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change the price and/or quantity of a working order (at least one of them)."""
+    body = {
+        name: value
+        for name, value in (("price", decimal_text(price, "--price")),
+                            ("quantity", decimal_text(quantity, "--quantity")))
+        if value is not None
+    }
+    if not body:
+        fail("nothing to amend: pass --price and/or --quantity", 2)
+    with api_client(url, key) as api:
+        order = api.request("PATCH", f"/orders/{order_id}", body=body)
+    _print_order(order, as_json, "Order amended")
+
+
+@app.command("cancel")
+def cancel(
+    order_id: Annotated[str, typer.Argument(help="The working order to cancel.")],
+    url: UrlOption = DEFAULT_API_URL,
+    key: KeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Cancel one working order."""
+    with api_client(url, key) as api:
+        order = api.request("DELETE", f"/orders/{order_id}")
+    _print_order(order, as_json, "Order cancelled")
+
+
+@app.command("cancel-all")
+def cancel_all(
+    url: UrlOption = DEFAULT_API_URL,
+    key: KeyOption = None,
+    symbol: Annotated[
+        str | None, typer.Option("--symbol", help="Only this symbol. Default: every symbol.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Cancel every working order of the account (or of one symbol)."""
+    params = {"symbol": symbol} if symbol else None
+    with api_client(url, key) as api:
+        result = api.request("DELETE", "/orders", params=params)
+    if as_json:
+        print_json(result)
+    else:
+        print_list("Cancelled orders", result, ORDER_COLUMNS)
+
+
+def _print_order(order: Any, as_json: bool, title: str) -> None:
+    if as_json or not isinstance(order, dict):
+        print_json(order)
+    else:
+        print_order(order, title)
