@@ -125,10 +125,28 @@ def event_type(event: Event) -> str:
     return type(event).__name__
 
 
+_FIELD_NAMES: dict[type, tuple[tuple[str, str], ...]] = {}
+
+
+def _fast_primitive(value: Any) -> Any:
+    """to_primitive for the hot path: field names cached per class, common scalars first."""
+    kind = type(value)
+    if kind is str or kind is int or value is None or kind is bool:
+        return value
+    if kind is Decimal:
+        return decimal_str(value)
+    if isinstance(value, Enum):
+        return value.value
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        if not dataclasses.is_dataclass(value):
+            return to_primitive(value)
+        names = _FIELD_NAMES[kind] = tuple((f.name, f.name.lstrip("_")) for f in dataclasses.fields(value))
+    return {public: _fast_primitive(getattr(value, name)) for name, public in names}
+
+
 def event_to_dict(event: Event) -> dict[str, Any]:
-    body = to_primitive(event)
-    assert isinstance(body, dict)
-    return {"type": event_type(event), "version": CODEC_VERSION, "data": body}
+    return {"type": event_type(event), "version": CODEC_VERSION, "data": _fast_primitive(event)}
 
 
 def dumps(value: Any) -> str:

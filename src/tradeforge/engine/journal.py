@@ -1,0 +1,169 @@
+"""Journal: commits change sets (state plus outbox events) durably, then publishes the events.
+
+Two ways to commit, one contract. `SyncJournal` commits on the caller's thread (backtests, CLI,
+in-process benchmarks), optionally grouping several units per transaction. `ThreadedJournal` hands
+change sets to a committer thread that groups everything queued into one transaction (group commit),
+so a busy service pays one fsync for many orders while each caller still waits for its own commit
+before it is acknowledged."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from tradeforge.ports.persistence import ChangeSet, UnitOfWorkFactory, apply_change_set
+
+logger = logging.getLogger(__name__)
+
+Publication = tuple[str, object]  # (topic, message) published on the bus after commit
+Publisher = Callable[[Sequence[Publication]], None]
+FailureHandler = Callable[[BaseException], None]
+
+
+@dataclass(slots=True)
+class _Entry:
+    changes: ChangeSet
+    publications: list[Publication]
+    future: Future[None] = field(default_factory=Future)
+
+
+class Journal(Protocol):
+    def record(self, changes: ChangeSet, publications: list[Publication]) -> Future[None]:
+        """Queue a change set; the future completes once it is durable and its events published."""
+        ...
+
+    def flush(self) -> None:
+        """Commit everything recorded so far before returning."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class SyncJournal:
+    """Commits on the calling thread, every `group` records (1 = every unit is its own transaction)."""
+
+    def __init__(
+        self, uow_factory: UnitOfWorkFactory, publish: Publisher, group: int = 1,
+        on_failure: FailureHandler | None = None,
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._publish = publish
+        self._group = max(1, group)
+        self._on_failure = on_failure
+        self._pending: list[_Entry] = []
+
+    def record(self, changes: ChangeSet, publications: list[Publication]) -> Future[None]:
+        entry = _Entry(changes, publications)
+        self._pending.append(entry)
+        if len(self._pending) >= self._group:
+            self.flush()
+        return entry.future
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        try:
+            _commit(self._uow_factory, batch)
+        except Exception as error:
+            for entry in batch:
+                entry.future.set_exception(error)
+            if self._on_failure is not None:
+                self._on_failure(error)
+            raise
+        publications = [p for entry in batch for p in entry.publications]
+        self._publish(publications)
+        for entry in batch:
+            entry.future.set_result(None)
+
+    def close(self) -> None:
+        self.flush()
+
+
+class ThreadedJournal:
+    """Group commit on a dedicated thread; results are handed back through `deliver`, which must run
+    the callback on the engine's thread (e.g. loop.call_soon_threadsafe), so publication to bus
+    subscribers stays single-threaded."""
+
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        publish: Publisher,
+        deliver: Callable[[Callable[[], None]], None],
+        max_batch: int = 2000,
+        on_failure: FailureHandler | None = None,
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._publish = publish
+        self._deliver = deliver
+        self._max_batch = max_batch
+        self._on_failure = on_failure
+        self._queue: queue.Queue[_Entry | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="tradeforge-journal", daemon=True)
+        self._thread.start()
+
+    def record(self, changes: ChangeSet, publications: list[Publication]) -> Future[None]:
+        entry = _Entry(changes, publications)
+        self._queue.put(entry)
+        return entry.future
+
+    def flush(self) -> None:
+        marker = _Entry(ChangeSet(), [])
+        self._queue.put(marker)
+        marker.future.result(timeout=60)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=60)
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self._max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+            try:
+                _commit(self._uow_factory, batch)
+            except Exception as error:
+                logger.exception("journal commit failed for %d units", len(batch))
+                for entry in batch:
+                    entry.future.set_exception(error)
+                if self._on_failure is not None:
+                    failure_handler = self._on_failure
+                    self._deliver(lambda error=error: failure_handler(error))  # type: ignore[misc]
+                continue
+            self._deliver(lambda batch=batch: self._after_commit(batch))  # type: ignore[misc]
+
+    def _after_commit(self, batch: list[_Entry]) -> None:
+        self._publish([p for entry in batch for p in entry.publications])
+        for entry in batch:
+            entry.future.set_result(None)
+
+
+def _commit(uow_factory: UnitOfWorkFactory, batch: list[_Entry]) -> None:
+    if len(batch) == 1:
+        changes = batch[0].changes
+    else:
+        changes = ChangeSet()
+        for entry in batch:
+            changes.merge(entry.changes)
+    if not changes:
+        return
+    with uow_factory() as uow:
+        apply_change_set(uow, changes)
+        uow.commit()

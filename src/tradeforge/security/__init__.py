@@ -1,0 +1,1 @@
+"""Security: API keys and roles, audit helpers."""
