@@ -1,0 +1,148 @@
+"""Request dependencies: the trading service, API key authentication and role-based permission checks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator
+
+from tradeforge.api.schemas import IDENTIFIER_PATTERN, parse_symbol
+from tradeforge.ports.persistence import ApiKeyRecord
+from tradeforge.runtime.service import TradingService
+from tradeforge.security.api_keys import hash_key
+from tradeforge.security.rbac import Permission, allows
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    bearerFormat="tf_<id>_<secret>",
+    description="An API key: `Authorization: Bearer <key>`. Roles: viewer (read), trader (read, trade), "
+    "admin (everything). The first admin key is written to var/admin.key on the first start.",
+)
+MAX_SECRET_LENGTH = 256
+_CHALLENGE = 'Bearer realm="tradeforge"'
+
+
+async def get_service(request: Request) -> TradingService:
+    service: TradingService | None = getattr(request.app.state, "service", None)
+    if service is None:
+        raise HTTPException(503, "the trading system is not running")
+    return service
+
+
+Service = Annotated[TradingService, Depends(get_service)]
+
+
+class KeyCache:
+    """Keys that authenticated within the last `ttl_seconds`, held by the app so that most requests
+    skip the worker-thread hop of TradingService.authenticate (whose own short cache spares the
+    database). Revoking through the API clears it; a revocation by another process (the CLI) takes
+    effect within this ttl plus that cache's."""
+
+    def __init__(self, ttl_seconds: float = 1.0, max_entries: int = 10_000) -> None:
+        self._ttl = ttl_seconds
+        self._max_entries = max_entries
+        self._entries: dict[str, tuple[float, ApiKeyRecord]] = {}
+
+    def get(self, secret: str) -> ApiKeyRecord | None:
+        entry = self._entries.get(hash_key(secret))
+        if entry is None or time.monotonic() - entry[0] >= self._ttl:
+            return None
+        return entry[1]
+
+    def put(self, secret: str, record: ApiKeyRecord) -> None:
+        if len(self._entries) >= self._max_entries:
+            self._entries.clear()
+        self._entries[hash_key(secret)] = (time.monotonic(), record)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+async def get_key_cache(request: Request) -> KeyCache:
+    cache: KeyCache = request.app.state.key_cache
+    return cache
+
+
+KeyCacheDep = Annotated[KeyCache, Depends(get_key_cache)]
+
+
+async def authenticate(
+    service: Service,
+    cache: KeyCacheDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> ApiKeyRecord:
+    """The API key of the request; 401 when it is missing, unknown or revoked."""
+    if credentials is None:
+        raise HTTPException(
+            401, "an API key is required: Authorization: Bearer <key>", {"WWW-Authenticate": _CHALLENGE}
+        )
+    secret = credentials.credentials
+    if len(secret) > MAX_SECRET_LENGTH:
+        record = None
+    else:
+        record = cache.get(secret)
+        if record is None:
+            record = await service.authenticate(secret)
+            if record is not None:
+                cache.put(secret, record)
+    if record is None:
+        raise HTTPException(
+            401,
+            "the API key is unknown or revoked",
+            {"WWW-Authenticate": f'{_CHALLENGE}, error="invalid_token"'},
+        )
+    return record
+
+
+def require(permission: Permission) -> Callable[[ApiKeyRecord], Awaitable[ApiKeyRecord]]:
+    """A dependency answering the authenticated key if its role has `permission`, else 403."""
+
+    async def check_permission(key: Annotated[ApiKeyRecord, Depends(authenticate)]) -> ApiKeyRecord:
+        try:
+            allowed = allows(key.role, permission)
+        except ValueError:
+            allowed = False
+        if not allowed:
+            raise HTTPException(403, f"role '{key.role}' lacks the '{permission.value}' permission")
+        return key
+
+    check_permission.__name__ = f"require_{permission.value}"
+    return check_permission
+
+
+Viewer = Annotated[ApiKeyRecord, Depends(require(Permission.READ))]
+Trader = Annotated[ApiKeyRecord, Depends(require(Permission.TRADE))]
+RiskAdmin = Annotated[ApiKeyRecord, Depends(require(Permission.MANAGE_RISK))]
+KeyAdmin = Annotated[ApiKeyRecord, Depends(require(Permission.MANAGE_KEYS))]
+AuditReader = Annotated[ApiKeyRecord, Depends(require(Permission.READ_AUDIT))]
+
+
+def actor(key: ApiKeyRecord) -> str:
+    """How a key's changes are attributed in the audit log."""
+    return f"key:{key.id}"
+
+
+# Shared query parameters.
+def _optional_symbol(value: str | None) -> str | None:
+    return None if value is None else parse_symbol(value)
+
+
+SymbolFilter = Annotated[
+    str | None,
+    Query(min_length=3, max_length=41, description="only this symbol, e.g. BTC/USDT", examples=["BTC/USDT"]),
+    AfterValidator(_optional_symbol),
+]
+Cursor = Annotated[
+    str | None,
+    Query(
+        pattern=IDENTIFIER_PATTERN,
+        description="next_cursor of the previous page",
+        examples=["O0195a1b2c3d4e5f6a7000001"],
+    ),
+]
+Limit = Annotated[int, Query(ge=1, le=500, description="page size")]

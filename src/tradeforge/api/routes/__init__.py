@@ -1,0 +1,18 @@
+"""One router per resource; `ROUTERS` is the order they are mounted in."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from tradeforge.api.routes import audit, balances, fills, health, keys, orders, positions, risk
+
+ROUTERS: tuple[APIRouter, ...] = (
+    orders.router,
+    fills.router,
+    positions.router,
+    balances.router,
+    risk.router,
+    keys.router,
+    audit.router,
+    health.router,
+)
