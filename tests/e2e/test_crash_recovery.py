@@ -150,5 +150,9 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(
                 assert plain.status_code == 200, plain.text
                 assert plain.json()["id"] == response["id"]
             assert len(_all(client, "/api/v1/orders")) == len(orders)
+            print(
+                f"\n[{backend}] acknowledged before SIGKILL: {len(acked)}; stored after restart: {len(orders)}"
+                f" (unacknowledged but committed: {len(orders) - len(acked)}); fills: {len(fills)}"
+            )
     finally:
         service.stop()

@@ -8,6 +8,7 @@ before it is acknowledged."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -30,6 +31,7 @@ class _Entry:
     changes: ChangeSet
     publications: list[Publication]
     future: Future[None] = field(default_factory=Future)
+    flush_marker: bool = False
 
 
 class Journal(Protocol):
@@ -113,7 +115,9 @@ class ThreadedJournal:
         return entry.future
 
     def flush(self) -> None:
-        marker = _Entry(ChangeSet(), [])
+        """Wait until everything recorded so far is committed. Safe on the engine's own thread:
+        the marker is completed by the committer thread itself, not through `deliver`."""
+        marker = _Entry(ChangeSet(), [], flush_marker=True)
         self._queue.put(marker)
         marker.future.result(timeout=60)
 
@@ -144,10 +148,12 @@ class ThreadedJournal:
                 for entry in batch:
                     entry.future.set_exception(error)
                 if self._on_failure is not None:
-                    failure_handler = self._on_failure
-                    self._deliver(lambda error=error: failure_handler(error))  # type: ignore[misc]
+                    self._deliver(functools.partial(self._on_failure, error))
                 continue
-            self._deliver(lambda batch=batch: self._after_commit(batch))  # type: ignore[misc]
+            for entry in batch:
+                if entry.flush_marker:
+                    entry.future.set_result(None)
+            self._deliver(functools.partial(self._after_commit, [e for e in batch if not e.flush_marker]))
 
     def _after_commit(self, batch: list[_Entry]) -> None:
         self._publish([p for entry in batch for p in entry.publications])

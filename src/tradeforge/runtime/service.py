@@ -73,8 +73,11 @@ class TradingService:
                     account, idempotency_key, fingerprint, status, codec.dumps(body), system.clock.now_ms()
                 )
                 system.recorder.idempotency(record)
-        if idempotency_key is not None:
-            self._idempotency[(account, idempotency_key)] = (record, handle.committed)
+        if idempotency_key is not None and handle.committed is not None:
+            # Held only until durable; from then on the database answers replays.
+            key = (account, idempotency_key)
+            self._idempotency[key] = (record, handle.committed)
+            handle.committed.add_done_callback(lambda _done: self._idempotency.pop(key, None))
         await self._durable(handle.committed)
         return Reply(status, body)
 
