@@ -7,6 +7,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from benchmarks.common import SAMPLE, database, show
 from tradeforge.adapters.market_data.bar_files import BarFile
 from tradeforge.adapters.memory.uow import InMemoryStore
 from tradeforge.domain.commands import SubmitOrder
@@ -14,8 +15,6 @@ from tradeforge.domain.fills import OrderSide
 from tradeforge.domain.orders import OrderStatus, OrderType
 from tradeforge.runtime.bootstrap import Mode, build
 from tradeforge.runtime.settings import Settings
-
-from benchmarks.common import SAMPLE, database, show
 
 ORDERS = 20_000
 
@@ -39,8 +38,11 @@ def run_once(database_url: str | None, group: int, orders: int) -> tuple[float, 
     system.journal.flush()
     commands = [
         SubmitOrder(
-            account_id=settings.account_id, client_order_id=f"b{i}", symbol="BTC/USDT",
-            side=OrderSide.BUY if i % 2 == 0 else OrderSide.SELL, type=OrderType.MARKET,
+            account_id=settings.account_id,
+            client_order_id=f"b{i}",
+            symbol="BTC/USDT",
+            side=OrderSide.BUY if i % 2 == 0 else OrderSide.SELL,
+            type=OrderType.MARKET,
             quantity=Decimal("0.001"),
         )
         for i in range(orders)
@@ -62,8 +64,13 @@ def run_once(database_url: str | None, group: int, orders: int) -> tuple[float, 
 
 def main(workdir: Path) -> list[list[str]]:
     rows: list[list[str]] = []
-    cases = [("memory", None, 1), ("sqlite", "sqlite", 1), ("sqlite", "sqlite", 500),
-             ("postgresql", "postgresql", 1), ("postgresql", "postgresql", 500)]
+    cases = [
+        ("memory", None, 1),
+        ("sqlite", "sqlite", 1),
+        ("sqlite", "sqlite", 500),
+        ("postgresql", "postgresql", 1),
+        ("postgresql", "postgresql", 500),
+    ]
     for label, backend, group in cases:
         count = ORDERS if group > 1 or backend is None else 3_000
         if backend is None:
@@ -77,6 +84,7 @@ def main(workdir: Path) -> list[list[str]]:
         rows.append([label, commit, f"{count:,}", f"{filled:,}", f"{rate:,.0f}"])
     show(
         "In-process submit→fill (market orders, OMS + risk + paper venue + portfolio + persistence)",
-        ["store", "commit", "orders", "filled", "orders/s"], rows,
+        ["store", "commit", "orders", "filled", "orders/s"],
+        rows,
     )
     return rows

@@ -72,7 +72,12 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
 
 
 async def _run(
-    host: str, port: int, make: RequestFactory, connections: int, duration_s: float, rate: float | None,
+    host: str,
+    port: int,
+    make: RequestFactory,
+    connections: int,
+    duration_s: float,
+    rate: float | None,
     expect: int,
 ) -> LoadResult:
     result = LoadResult()
@@ -110,8 +115,14 @@ async def _run(
 
 
 def run_load(
-    host: str, port: int, make: RequestFactory, *, connections: int, duration_s: float,
-    rate: float | None = None, expect: int = 200,
+    host: str,
+    port: int,
+    make: RequestFactory,
+    *,
+    connections: int,
+    duration_s: float,
+    rate: float | None = None,
+    expect: int = 200,
 ) -> LoadResult:
     try:
         import uvloop

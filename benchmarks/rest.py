@@ -57,7 +57,10 @@ def _start_service(database_url: str, workdir: Path, port: int) -> subprocess.Po
     log = (workdir / f"service-{port}.log").open("wb")
     return subprocess.Popen(
         [str(TRADEFORGE), "run", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -65,8 +68,13 @@ def _order_requests(key: str, run: str) -> object:
     def body(index: int) -> bytes:
         side = "buy" if index % 2 == 0 else "sell"
         return json.dumps(
-            {"symbol": "BTC/USDT", "side": side, "type": "market", "quantity": "0.00010",
-             "client_order_id": f"{run}-{index}"}
+            {
+                "symbol": "BTC/USDT",
+                "side": side,
+                "type": "market",
+                "quantity": "0.00010",
+                "client_order_id": f"{run}-{index}",
+            }
         ).encode()
 
     return post_json("/api/v1/orders", body, f"Authorization: Bearer {key}\r\n")
@@ -75,7 +83,12 @@ def _order_requests(key: str, run: str) -> object:
 def _row(label: str, mode: str, result: LoadResult) -> list[str]:
     other = {s: n for s, n in result.statuses.items() if s not in (200, 201)}
     return [
-        label, mode, f"{result.ok:,}", f"{result.rate:,.0f}", f"{result.p50:.2f}", f"{result.percentile(99):.2f}",
+        label,
+        mode,
+        f"{result.ok:,}",
+        f"{result.rate:,.0f}",
+        f"{result.p50:.2f}",
+        f"{result.percentile(99):.2f}",
         f"{result.errors + sum(other.values())}",
     ]
 
@@ -93,13 +106,23 @@ def bench_service(backend: str, workdir: Path) -> list[list[str]]:
             make = _order_requests(key, f"warm-{backend}")
             run_load("127.0.0.1", port, make, connections=8, duration_s=2.0, rate=None, expect=201)  # warm-up
             steady = run_load(
-                "127.0.0.1", port, _order_requests(key, f"steady-{backend}"), connections=16,
-                duration_s=STEADY_SECONDS, rate=STEADY_RATE, expect=201,
+                "127.0.0.1",
+                port,
+                _order_requests(key, f"steady-{backend}"),
+                connections=16,
+                duration_s=STEADY_SECONDS,
+                rate=STEADY_RATE,
+                expect=201,
             )
             rows.append(_row(f"orders, {backend}", f"steady {STEADY_RATE}/s", steady))
             saturated = run_load(
-                "127.0.0.1", port, _order_requests(key, f"sat-{backend}"), connections=SATURATION_CONNECTIONS,
-                duration_s=SATURATION_SECONDS, rate=None, expect=201,
+                "127.0.0.1",
+                port,
+                _order_requests(key, f"sat-{backend}"),
+                connections=SATURATION_CONNECTIONS,
+                duration_s=SATURATION_SECONDS,
+                rate=None,
+                expect=201,
             )
             rows.append(_row(f"orders, {backend}", f"saturation ({SATURATION_CONNECTIONS} conns)", saturated))
         finally:
@@ -111,8 +134,18 @@ def bench_service(backend: str, workdir: Path) -> list[list[str]]:
 def bench_trivial(workdir: Path) -> list[list[str]]:
     port = _free_port()
     command = [
-        sys.executable, "-m", "uvicorn", "benchmarks.trivial_app:app_factory", "--factory", "--host",
-        "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "benchmarks.trivial_app:app_factory",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
     ]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:
@@ -135,6 +168,7 @@ def main(workdir: Path) -> list[list[str]]:
     rows.extend(bench_trivial(workdir))
     show(
         "REST: POST /api/v1/orders (market, filled, durable before the answer) and a trivial route",
-        ["what", "load", "ok", "req/s", "p50 ms", "p99 ms", "errors"], rows,
+        ["what", "load", "ok", "req/s", "p50 ms", "p99 ms", "errors"],
+        rows,
     )
     return rows

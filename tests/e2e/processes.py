@@ -58,7 +58,10 @@ def start_service(env: dict[str, str], cwd: Path, log: Path, port: int | None = 
     handle = log.open("ab")
     process = subprocess.Popen(
         [str(TRADEFORGE), "run", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, cwd=cwd, stdout=handle, stderr=subprocess.STDOUT,
+        env=env,
+        cwd=cwd,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
     )
     service = ServiceProcess(process, f"http://127.0.0.1:{port}", log)
     deadline = time.monotonic() + START_DEADLINE_S

@@ -84,6 +84,7 @@ def service(tmp_path: Path) -> Iterator[Service]:
         )
     running = Service(process, f"http://127.0.0.1:{port}", env, tmp_path, output)
     try:
+
         def ready() -> bool:
             if process.poll() is not None:
                 log = (tmp_path / "run.err").read_text()
@@ -147,8 +148,18 @@ def test_trading_through_the_cli_against_the_running_service(service: Service, t
     mark = Decimal(positions[0]["mark_price"])
     low = (mark / 2).quantize(Decimal("0.01"))
     resting = service.json(
-        "orders", "place", "BTC/USDT", "buy", "0.001", "--type", "limit", "--price", str(low),
-        "--client-order-id", "e2e-limit-1", key=trader,
+        "orders",
+        "place",
+        "BTC/USDT",
+        "buy",
+        "0.001",
+        "--type",
+        "limit",
+        "--price",
+        str(low),
+        "--client-order-id",
+        "e2e-limit-1",
+        key=trader,
     )
     assert (resting["status"], resting["price"]) == ("open", str(low))
     assert resting["client_order_id"] == "e2e-limit-1"
@@ -156,8 +167,9 @@ def test_trading_through_the_cli_against_the_running_service(service: Service, t
     assert [o["id"] for o in listed] == [resting["id"]]
 
     lower = (low - Decimal("100")).quantize(Decimal("0.01"))
-    amended = service.json("orders", "amend", resting["id"], "--price", str(lower), "--quantity", "0.002",
-                           key=trader)
+    amended = service.json(
+        "orders", "amend", resting["id"], "--price", str(lower), "--quantity", "0.002", key=trader
+    )
     assert (amended["price"], amended["quantity"], amended["status"]) == (str(lower), "0.002", "open")
 
     cancelled = service.json("orders", "cancel", resting["id"], key=trader)

@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from tests.e2e.processes import ServiceProcess, free_port, service_environment, start_service
 
 STREAMS = 4  # concurrent clients, so requests are in flight at the moment of the kill
@@ -52,7 +51,9 @@ class Streamer(threading.Thread):
                 body = _order_body(index, self.stream)
                 idempotency_key = uuid.uuid4().hex
                 try:
-                    response = client.post("/api/v1/orders", json=body, headers={"Idempotency-Key": idempotency_key})
+                    response = client.post(
+                        "/api/v1/orders", json=body, headers={"Idempotency-Key": idempotency_key}
+                    )
                 except httpx.HTTPError:
                     return  # the server is gone: this request was never acknowledged
                 if response.status_code in (200, 201):
@@ -82,10 +83,14 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(
 ) -> None:
     var_dir = tmp_path / "var"
     database_url = (
-        f"sqlite:///{var_dir / 'tradeforge.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+        f"sqlite:///{var_dir / 'tradeforge.db'}"
+        if backend == "sqlite"
+        else request.getfixturevalue("postgres_url")
     )
     env = service_environment(
-        var_dir, database_url, TRADEFORGE_REPLAY_SPEED="600",
+        var_dir,
+        database_url,
+        TRADEFORGE_REPLAY_SPEED="600",
         TRADEFORGE_RISK='{"max_submits_per_second": null, "max_open_orders": null, "price_band": null}',
         TRADEFORGE_STARTING_BALANCES='{"USDT": "100000000", "BTC": "1000"}',
     )
@@ -113,7 +118,9 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(
 
     service = start_service(env, tmp_path, log, port)
     try:
-        with httpx.Client(base_url=service.url, headers={"Authorization": f"Bearer {key}"}, timeout=10) as client:
+        with httpx.Client(
+            base_url=service.url, headers={"Authorization": f"Bearer {key}"}, timeout=10
+        ) as client:
             orders = _all(client, "/api/v1/orders")
             by_client_id = Counter(o["client_order_id"] for o in orders)
             by_id = {o["id"]: o for o in orders}
@@ -136,10 +143,14 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(
                 cash["USDT"] -= sign * notional + Decimal(fill["fee"])
             for order in orders:
                 assert Decimal(order["filled_quantity"]) == filled.get(order["id"], Decimal(0)), order["id"]
-            balances = {b["asset"]: Decimal(b["total"]) for b in client.get("/api/v1/balances").json()["items"]}
+            balances = {
+                b["asset"]: Decimal(b["total"]) for b in client.get("/api/v1/balances").json()["items"]
+            }
             assert balances["BTC"] == Decimal("1000") + cash["BTC"]
             assert balances["USDT"] == Decimal("100000000") + cash["USDT"]
-            positions = {p["symbol"]: Decimal(p["quantity"]) for p in client.get("/api/v1/positions").json()["items"]}
+            positions = {
+                p["symbol"]: Decimal(p["quantity"]) for p in client.get("/api/v1/positions").json()["items"]
+            }
             assert positions.get("BTC/USDT", Decimal(0)) == cash["BTC"]
             # Re-sending with the same Idempotency-Key or the same client_order_id creates nothing.
             for body, idempotency_key, response in acked:
@@ -151,7 +162,8 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(
                 assert plain.json()["id"] == response["id"]
             assert len(_all(client, "/api/v1/orders")) == len(orders)
             print(
-                f"\n[{backend}] acknowledged before SIGKILL: {len(acked)}; stored after restart: {len(orders)}"
+                f"\n[{backend}] acknowledged before SIGKILL: {len(acked)};"
+                f" stored after restart: {len(orders)}"
                 f" (unacknowledged but committed: {len(orders) - len(acked)}); fills: {len(fills)}"
             )
     finally:

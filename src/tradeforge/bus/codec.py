@@ -9,6 +9,8 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+import msgspec
+
 from tradeforge.domain.balances import Balance
 from tradeforge.domain.events import Event
 from tradeforge.domain.fills import Fill
@@ -143,6 +145,15 @@ def _fast_primitive(value: Any) -> Any:
             return to_primitive(value)
         names = _FIELD_NAMES[kind] = tuple((f.name, f.name.lstrip("_")) for f in dataclasses.fields(value))
     return {public: _fast_primitive(getattr(value, name)) for name, public in names}
+
+
+_ENCODER = msgspec.json.Encoder(decimal_format="string")
+
+
+def encode_event(event: Event) -> str:
+    """The outbox payload of an event: the same JSON as `dumps(event_to_dict(event))`, encoded in C
+    (an order's three events are on every order's hot path)."""
+    return _ENCODER.encode({"type": type(event).__name__, "version": CODEC_VERSION, "data": event}).decode()
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:

@@ -22,14 +22,17 @@ Params = dict[str, str] | list[tuple[str, str]]
 UrlOption = Annotated[
     str,
     typer.Option(
-        "--url", envvar="TRADEFORGE_API_URL",
+        "--url",
+        envvar="TRADEFORGE_API_URL",
         help="Base URL of the running TradeForge service (what `tradeforge run` printed).",
     ),
 ]
 KeyOption = Annotated[
     str | None,
     typer.Option(
-        "--key", envvar="TRADEFORGE_API_KEY", show_default=False,
+        "--key",
+        envvar="TRADEFORGE_API_KEY",
+        show_default=False,
         help="API key (required), sent as `Authorization: Bearer <key>`. Create one with "
         "`tradeforge keys create --role trader`; the first admin key is in var/admin.key.",
     ),

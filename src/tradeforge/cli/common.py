@@ -100,7 +100,7 @@ def describe_validation_error(error: PydanticValidationError) -> list[str]:
             if part.isdigit():
                 break
             names.append(part)
-        inner = "".join(f"[{part}]" if part.isdigit() else f".{part}" for part in loc[len(names):])
+        inner = "".join(f"[{part}]" if part.isdigit() else f".{part}" for part in loc[len(names) :])
         where = (env_name(*names) if names else "settings") + inner
         toml_key = ".".join(names)
         if item["type"] == "extra_forbidden":

@@ -147,8 +147,13 @@ def _check_instruments(settings: Settings, report: Report) -> dict[str, Any]:
         label = f"instrument {item.symbol}"
         try:
             instrument = Instrument.spot(
-                item.symbol, "paper", tick_size=item.tick_size, lot_size=item.lot_size,
-                min_notional=item.min_notional, maker_fee=item.maker_fee, taker_fee=item.taker_fee,
+                item.symbol,
+                "paper",
+                tick_size=item.tick_size,
+                lot_size=item.lot_size,
+                min_notional=item.min_notional,
+                maker_fee=item.maker_fee,
+                taker_fee=item.taker_fee,
             )
         except ValidationError as error:
             report.problem(f"instrument #{index}", f"{env_name('instruments')}[{index}]: {error}")
@@ -290,8 +295,9 @@ def _check_database(settings: Settings, report: Report) -> None:
         )
     else:
         report.problem(
-            label, f"{mask_url(url)} schema at {revision or 'none'}, needs {head} and "
-                   "TRADEFORGE_AUTO_MIGRATE is off: run `tradeforge db upgrade`",
+            label,
+            f"{mask_url(url)} schema at {revision or 'none'}, needs {head} and "
+            "TRADEFORGE_AUTO_MIGRATE is off: run `tradeforge db upgrade`",
         )
 
 

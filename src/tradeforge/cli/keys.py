@@ -33,7 +33,8 @@ def create(
     role: Annotated[
         RoleChoice,
         typer.Option(
-            "--role", case_sensitive=False,
+            "--role",
+            case_sensitive=False,
             help="What the key may do: viewer reads; trader also places and cancels orders; "
             "admin also manages risk, keys and the audit log.",
         ),
@@ -89,8 +90,14 @@ def list_keys(
         records = keys.list()
     if as_json:
         items = [
-            {"id": r.id, "name": r.name, "role": r.role, "account_id": r.account_id,
-             "created_at": iso_ms(r.created_at), "revoked_at": iso_ms(r.revoked_at) if r.revoked_at else None}
+            {
+                "id": r.id,
+                "name": r.name,
+                "role": r.role,
+                "account_id": r.account_id,
+                "created_at": iso_ms(r.created_at),
+                "revoked_at": iso_ms(r.revoked_at) if r.revoked_at else None,
+            }
             for r in records
         ]
         typer.echo(json.dumps({"items": items}, indent=2))

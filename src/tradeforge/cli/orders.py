@@ -70,7 +70,8 @@ def list_orders(
     status: Annotated[
         list[Status] | None,
         typer.Option(
-            "--status", case_sensitive=False,
+            "--status",
+            case_sensitive=False,
             help="Only orders in this status; repeat for several. Default: all.",
         ),
     ] = None,
@@ -119,8 +120,12 @@ def place(
     url: UrlOption = DEFAULT_API_URL,
     key: KeyOption = None,
     order_type: Annotated[
-        OrderType, typer.Option("--type", case_sensitive=False, help="Order type; limit needs --price, stop "
-                                "needs --stop-price, stop_limit both.")
+        OrderType,
+        typer.Option(
+            "--type",
+            case_sensitive=False,
+            help="Order type; limit needs --price, stop needs --stop-price, stop_limit both.",
+        ),
     ] = OrderType.MARKET,
     price: Annotated[str | None, typer.Option("--price", help="Limit price (decimal).")] = None,
     stop_price: Annotated[
@@ -195,8 +200,10 @@ def amend(
     """Change the price and/or quantity of a working order (at least one of them)."""
     body = {
         name: value
-        for name, value in (("price", decimal_text(price, "--price")),
-                            ("quantity", decimal_text(quantity, "--quantity")))
+        for name, value in (
+            ("price", decimal_text(price, "--price")),
+            ("quantity", decimal_text(quantity, "--quantity")),
+        )
         if value is not None
     }
     if not body:

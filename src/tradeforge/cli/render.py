@@ -13,28 +13,59 @@ from rich.table import Table
 from tradeforge.cli.common import console
 
 ORDER_COLUMNS = (
-    ("id", "id"), ("symbol", "symbol"), ("side", "side"), ("type", "type"),
-    ("quantity", "qty"), ("price", "price"), ("status", "status"), ("filled_quantity", "filled"),
+    ("id", "id"),
+    ("symbol", "symbol"),
+    ("side", "side"),
+    ("type", "type"),
+    ("quantity", "qty"),
+    ("price", "price"),
+    ("status", "status"),
+    ("filled_quantity", "filled"),
     ("average_price", "avg price"),
-    ("reject_reason", "reason"), ("updated_at", "updated"),
+    ("reject_reason", "reason"),
+    ("updated_at", "updated"),
 )
 POSITION_COLUMNS = (
-    ("symbol", "symbol"), ("side", "side"), ("quantity", "qty"), ("average_price", "avg price"),
-    ("mark_price", "mark"), ("unrealized_pnl", "unrealized pnl"), ("realized_pnl", "realized pnl"),
-    ("fees", "fees"), ("updated_at", "updated"),
+    ("symbol", "symbol"),
+    ("side", "side"),
+    ("quantity", "qty"),
+    ("average_price", "avg price"),
+    ("mark_price", "mark"),
+    ("unrealized_pnl", "unrealized pnl"),
+    ("realized_pnl", "realized pnl"),
+    ("fees", "fees"),
+    ("updated_at", "updated"),
 )
 BALANCE_COLUMNS = (
-    ("asset", "asset"), ("total", "total"), ("locked", "locked"), ("free", "free"), ("updated_at", "updated"),
+    ("asset", "asset"),
+    ("total", "total"),
+    ("locked", "locked"),
+    ("free", "free"),
+    ("updated_at", "updated"),
 )
 FILL_COLUMNS = (
-    ("id", "id"), ("order_id", "order"), ("symbol", "symbol"), ("side", "side"), ("quantity", "qty"),
-    ("price", "price"), ("fee", "fee"), ("fee_asset", "fee asset"), ("liquidity", "liquidity"),
+    ("id", "id"),
+    ("order_id", "order"),
+    ("symbol", "symbol"),
+    ("side", "side"),
+    ("quantity", "qty"),
+    ("price", "price"),
+    ("fee", "fee"),
+    ("fee_asset", "fee asset"),
+    ("liquidity", "liquidity"),
     ("ts", "time"),
 )
 STATUS_STYLES = {
-    "filled": "green", "rejected": "red", "cancelled": "yellow", "expired": "yellow",
-    "open": "cyan", "partially_filled": "cyan", "pending": "blue",
-    "active": "green", "reducing": "yellow", "halted": "bold red",
+    "filled": "green",
+    "rejected": "red",
+    "cancelled": "yellow",
+    "expired": "yellow",
+    "open": "cyan",
+    "partially_filled": "cyan",
+    "pending": "blue",
+    "active": "green",
+    "reducing": "yellow",
+    "halted": "bold red",
 }
 
 

@@ -165,7 +165,7 @@ def _banner(settings: Settings, base_url: str, before: KeyFileState) -> Panel:
             "Store it somewhere safe, then delete the file. Use it:",
             f"  export TRADEFORGE_API_KEY=$(cat {key_file})",
             "  tradeforge keys create --role trader     # a key for trading, or:",
-            f"  curl -H \"Authorization: Bearer $TRADEFORGE_API_KEY\" {base_url}/api/v1/risk/status",
+            f'  curl -H "Authorization: Bearer $TRADEFORGE_API_KEY" {base_url}/api/v1/risk/status',
         ]
     elif after.stamp is not None:
         lines += ["", f"Admin key from the first start still in {key_file} (delete it once stored safely)."]

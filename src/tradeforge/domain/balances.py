@@ -39,7 +39,9 @@ def fill_cash_flows(fill: Fill, base: str, quote: str) -> dict[str, Decimal]:
     return flows
 
 
-def apply_flows(balances: dict[str, Balance], account_id: str, flows: dict[str, Decimal], ts: int) -> list[Balance]:
+def apply_flows(
+    balances: dict[str, Balance], account_id: str, flows: dict[str, Decimal], ts: int
+) -> list[Balance]:
     """Apply cash flows atomically: either every balance stays >= 0 or nothing changes."""
     for asset, amount in flows.items():
         current = balances.get(asset)

@@ -72,7 +72,8 @@ class Instrument:
     def check_notional(self, quantity: Decimal, price: Decimal) -> None:
         if quantity * price < self.min_notional:
             raise ValidationError(
-                "quantity", f"order value {quantity * price} is below the minimum notional {self.min_notional}"
+                "quantity",
+                f"order value {quantity * price} is below the minimum notional {self.min_notional}",
             )
 
     def price_from_market(self, value: float | Decimal) -> Decimal:

@@ -147,7 +147,9 @@ class Order:
             self._apply_amend(event)
         elif isinstance(event, OrderTriggered):
             if self.triggered or self.type not in (OrderType.STOP, OrderType.STOP_LIMIT):
-                raise InvalidTransition(self.id, self._status.value, "OrderTriggered(not an untriggered stop)")
+                raise InvalidTransition(
+                    self.id, self._status.value, "OrderTriggered(not an untriggered stop)"
+                )
             self.triggered = True
         assert target is not None and target in allowed
         self._status = target

@@ -42,11 +42,6 @@ class Position:
         return self.quantity * mark - self.cost_basis
 
     def apply_fill(self, fill: Fill, fee_in_quote: Decimal) -> None:
-        with localcontext() as context:
-            context.prec = POSITION_PRECISION
-            self._apply(fill, fee_in_quote)
-
-    def _apply(self, fill: Fill, fee_in_quote: Decimal) -> None:
         delta = fill.quantity if fill.side.sign > 0 else -fill.quantity
         price = fill.price
         quantity = self.quantity
@@ -55,10 +50,14 @@ class Position:
             if closing == abs(quantity):
                 released = self.cost_basis
             else:
-                released = (self.cost_basis * closing / abs(quantity)).quantize(RELEASE_QUANTUM)
+                with localcontext() as context:
+                    context.prec = POSITION_PRECISION
+                    released = (self.cost_basis * closing / abs(quantity)).quantize(RELEASE_QUANTUM)
             signed_close = closing if delta > 0 else -closing
-            self.realized_pnl += -signed_close * price - released
-            self.cost_basis -= released
+            with localcontext() as context:
+                context.prec = POSITION_PRECISION
+                self.realized_pnl += -signed_close * price - released
+                self.cost_basis -= released
             quantity += signed_close
             delta -= signed_close
             if quantity == ZERO:

@@ -67,11 +67,19 @@ class DataEngine:
             self._publish(current)
             current = None
         if current is None:
-            current = Bar(bar.symbol, aggregation.target, start, bar.open, bar.high, bar.low, bar.close, bar.volume)
+            current = Bar(
+                bar.symbol, aggregation.target, start, bar.open, bar.high, bar.low, bar.close, bar.volume
+            )
         else:
             current = Bar(
-                bar.symbol, aggregation.target, start, current.open, max(current.high, bar.high),
-                min(current.low, bar.low), bar.close, current.volume + bar.volume,
+                bar.symbol,
+                aggregation.target,
+                start,
+                current.open,
+                max(current.high, bar.high),
+                min(current.low, bar.low),
+                bar.close,
+                current.volume + bar.volume,
             )
         aggregation.current = current
         if bar.close_ts == start + aggregation.span:

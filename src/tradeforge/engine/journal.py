@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from tradeforge.ports.persistence import ChangeSet, UnitOfWorkFactory, apply_change_set
+from tradeforge.ports.persistence import ChangeSet, UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,10 @@ class SyncJournal:
     """Commits on the calling thread, every `group` records (1 = every unit is its own transaction)."""
 
     def __init__(
-        self, uow_factory: UnitOfWorkFactory, publish: Publisher, group: int = 1,
+        self,
+        uow_factory: UnitOfWorkFactory,
+        publish: Publisher,
+        group: int = 1,
         on_failure: FailureHandler | None = None,
     ) -> None:
         self._uow_factory = uow_factory
@@ -171,5 +174,5 @@ def _commit(uow_factory: UnitOfWorkFactory, batch: list[_Entry]) -> None:
     if not changes:
         return
     with uow_factory() as uow:
-        apply_change_set(uow, changes)
+        uow.write(changes)
         uow.commit()

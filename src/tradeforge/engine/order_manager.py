@@ -134,8 +134,17 @@ class OrderManager:
             self._recorder.event(
                 ORDER_TOPICS[OrderSubmitted],
                 OrderSubmitted(
-                    now, order.id, order.client_order_id, order.symbol, order.side.value, order.type.value,
-                    order.quantity, order.price, order.stop_price, order.time_in_force.value, order.venue,
+                    now,
+                    order.id,
+                    order.client_order_id,
+                    order.symbol,
+                    order.side.value,
+                    order.type.value,
+                    order.quantity,
+                    order.price,
+                    order.stop_price,
+                    order.time_in_force.value,
+                    order.venue,
                     order.strategy_id,
                 ),
             )
@@ -206,7 +215,8 @@ class OrderManager:
                 self._recorder.publish(topics.fill(fill.symbol), fill)
                 for ledger_event in ledger_events:
                     topic = (
-                        topics.position(ledger_event.symbol) if isinstance(ledger_event, PositionChanged)
+                        topics.position(ledger_event.symbol)
+                        if isinstance(ledger_event, PositionChanged)
                         else topics.balance(ledger_event.asset)
                     )
                     self._recorder.publish(topic, ledger_event)

@@ -58,12 +58,16 @@ class Portfolio:
         return self._last.get(symbol)
 
     # --- fills ---------------------------------------------------------------------------------
-    def apply_fill(self, fill: Fill) -> tuple[Position, list[Balance], list[PositionChanged | BalanceChanged]]:
+    def apply_fill(
+        self, fill: Fill
+    ) -> tuple[Position, list[Balance], list[PositionChanged | BalanceChanged]]:
         """Book a fill: balances first (refusing a negative balance before anything changes), then
         the position. Returns the changed objects (live) and their events."""
         instrument = self._instruments.get(fill.venue, fill.symbol)
         flows = fill_cash_flows(fill, instrument.base, instrument.quote)
-        balances = apply_flows(self._balances.setdefault(fill.account_id, {}), fill.account_id, flows, fill.ts)
+        balances = apply_flows(
+            self._balances.setdefault(fill.account_id, {}), fill.account_id, flows, fill.ts
+        )
         key = (fill.account_id, fill.symbol)
         position = self._positions.get(key)
         if position is None:
@@ -72,7 +76,11 @@ class Portfolio:
         position.apply_fill(fill, fee_in_quote)
         events: list[PositionChanged | BalanceChanged] = [
             PositionChanged(
-                fill.ts, fill.account_id, fill.symbol, position.quantity, position.average_price,
+                fill.ts,
+                fill.account_id,
+                fill.symbol,
+                position.quantity,
+                position.average_price,
                 position.realized_pnl,
             )
         ]
@@ -89,7 +97,8 @@ class Portfolio:
 
     def positions(self, account_id: str | None = None) -> list[Position]:
         return [
-            copy.copy(p) for (acct, _), p in sorted(self._positions.items())
+            copy.copy(p)
+            for (acct, _), p in sorted(self._positions.items())
             if account_id is None or acct == account_id
         ]
 

@@ -6,9 +6,7 @@ the outbox records of the events they produced, so state and its events always c
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import Future
-from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from typing import TypeVar
 
@@ -41,6 +39,21 @@ def snapshot(obj: T) -> T:
     return clone
 
 
+class _UnitScope:
+    """A plain context manager (no generator): entered several times per order."""
+
+    __slots__ = ("_recorder",)
+
+    def __init__(self, recorder: UnitRecorder) -> None:
+        self._recorder = recorder
+
+    def __enter__(self) -> UnitHandle:
+        return self._recorder._enter()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._recorder._exit()
+
+
 @dataclass(slots=True)
 class UnitHandle:
     """What a caller gets back from a unit: completes when the unit's changes are durable."""
@@ -70,23 +83,26 @@ class UnitRecorder:
         self._depth = 0
         self._unit: _Unit | None = None
 
-    @contextmanager
-    def unit(self) -> Iterator[UnitHandle]:
+    def unit(self) -> _UnitScope:
         """Open (or join) a unit. Changes recorded inside are committed together when the outermost
         unit closes, even if an exception escapes: whatever the engines already changed in memory
         must reach the database too."""
+        return _UnitScope(self)
+
+    def _enter(self) -> UnitHandle:
         if self._depth == 0:
             self._unit = _Unit(UnitHandle())
-        unit = self._unit
-        assert unit is not None
         self._depth += 1
-        try:
-            yield unit.handle
-        finally:
-            self._depth -= 1
-            if self._depth == 0:
-                self._unit = None
-                unit.handle.committed = self._journal.record(self._change_set(unit), unit.publications)
+        assert self._unit is not None
+        return self._unit.handle
+
+    def _exit(self) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            unit = self._unit
+            assert unit is not None
+            self._unit = None
+            unit.handle.committed = self._journal.record(self._change_set(unit), unit.publications)
 
     def _current(self) -> _Unit:
         if self._unit is None:
@@ -109,8 +125,10 @@ class UnitRecorder:
         """Publish after commit, and write to the outbox in the same transaction as the state."""
         unit = self._current()
         unit.publications.append((topic, event))
-        payload = codec.dumps(codec.event_to_dict(event))
-        unit.outbox.append(OutboxRecord(self._event_ids.next(), event.ts, topic, codec.event_type(event), payload))
+        payload = codec.encode_event(event)
+        unit.outbox.append(
+            OutboxRecord(self._event_ids.next(), event.ts, topic, codec.event_type(event), payload)
+        )
 
     def publish(self, topic: str, message: object) -> None:
         """Publish after commit without an outbox row: derived state (fills are inside their

@@ -58,9 +58,9 @@ class RiskControl:
         return event
 
 
-def restore_risk(stored_state: str | None, stored_limits: str | None, defaults: RiskLimits) -> tuple[
-    RiskLimits, TradingState, str
-]:
+def restore_risk(
+    stored_state: str | None, stored_limits: str | None, defaults: RiskLimits
+) -> tuple[RiskLimits, TradingState, str]:
     """Risk limits and trading state as saved by the last run, or the configured defaults."""
     limits = RiskLimits.from_dict(json.loads(stored_limits)) if stored_limits else defaults
     state, reason = TradingState.ACTIVE, ""

@@ -121,8 +121,14 @@ class ChangeSet:
 
     def __bool__(self) -> bool:
         return bool(
-            self.orders or self.fills or self.positions or self.balances or self.outbox
-            or self.audit or self.idempotency or self.settings
+            self.orders
+            or self.fills
+            or self.positions
+            or self.balances
+            or self.outbox
+            or self.audit
+            or self.idempotency
+            or self.settings
         )
 
 
@@ -212,6 +218,11 @@ class UnitOfWork(Protocol):
     def commit(self) -> None: ...
 
     def rollback(self) -> None: ...
+
+    def write(self, changes: ChangeSet) -> None:
+        """Write a whole change set (the caller commits). Adapters may batch it: the PostgreSQL one
+        sends every statement in one pipelined round trip, which is what bounds group commit."""
+        ...
 
 
 class UnitOfWorkFactory(Protocol):

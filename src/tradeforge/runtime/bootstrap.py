@@ -41,8 +41,13 @@ class Mode(StrEnum):
 def instruments_from_settings(settings: Settings, venue: str = "paper") -> list[Instrument]:
     return [
         Instrument.spot(
-            item.symbol, venue, tick_size=item.tick_size, lot_size=item.lot_size,
-            min_notional=item.min_notional, maker_fee=item.maker_fee, taker_fee=item.taker_fee,
+            item.symbol,
+            venue,
+            tick_size=item.tick_size,
+            lot_size=item.lot_size,
+            min_notional=item.min_notional,
+            maker_fee=item.maker_fee,
+            taker_fee=item.taker_fee,
         )
         for item in settings.instruments
     ]
@@ -84,6 +89,7 @@ def build(
     journal: Journal
     if mode is Mode.PAPER:
         event_loop = loop or asyncio.get_running_loop()
+
         def deliver(callback: Callable[[], None]) -> None:
             event_loop.call_soon_threadsafe(callback)
 
@@ -115,14 +121,33 @@ def build(
     bus.subscribe(topics.ALL_BARS, paper.on_bar)
     bus.subscribe(topics.ALL_BARS, portfolio.on_bar)
     oms = OrderManager(
-        clock=clock, bus=bus, instruments=instruments, venues=venues, cache=cache, portfolio=portfolio,
-        risk=risk, recorder=recorder, stored_order=_stored_order_lookup(uow_factory),
+        clock=clock,
+        bus=bus,
+        instruments=instruments,
+        venues=venues,
+        cache=cache,
+        portfolio=portfolio,
+        risk=risk,
+        recorder=recorder,
+        stored_order=_stored_order_lookup(uow_factory),
     )
     system = TradingSystem(
-        settings=settings, mode=mode.value, clock=clock, bus=bus, instruments=instruments,
-        uow_factory=uow_factory, journal=journal, recorder=recorder, cache=cache, portfolio=portfolio,
-        risk=risk, oms=oms, risk_control=RiskControl(bus, risk, recorder), data_engine=DataEngine(bus),
-        venues=venues, api_keys=ApiKeyService(uow_factory, clock, settings.account_id),
+        settings=settings,
+        mode=mode.value,
+        clock=clock,
+        bus=bus,
+        instruments=instruments,
+        uow_factory=uow_factory,
+        journal=journal,
+        recorder=recorder,
+        cache=cache,
+        portfolio=portfolio,
+        risk=risk,
+        oms=oms,
+        risk_control=RiskControl(bus, risk, recorder),
+        data_engine=DataEngine(bus),
+        venues=venues,
+        api_keys=ApiKeyService(uow_factory, clock, settings.account_id),
     )
     system.recover(stored)
     return system

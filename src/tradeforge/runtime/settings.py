@@ -40,8 +40,12 @@ class FeedSettings(_Frozen):
 
 
 class PaperSettings(_Frozen):
-    slippage_bps: Decimal = Field(Decimal("0"), ge=0, description="fixed slippage on taker fills, basis points")
-    max_volume_share: Decimal = Field(Decimal("1"), gt=0, le=1, description="share of a bar's volume one bar may fill")
+    slippage_bps: Decimal = Field(
+        Decimal("0"), ge=0, description="fixed slippage on taker fills, basis points"
+    )
+    max_volume_share: Decimal = Field(
+        Decimal("1"), gt=0, le=1, description="share of a bar's volume one bar may fill"
+    )
     limit_fill_on_touch: bool = False
 
 
@@ -65,7 +69,9 @@ class Settings(BaseSettings):
         toml_file="tradeforge.toml",
     )
 
-    database_url: str = Field("sqlite:///var/tradeforge.db", description="SQLAlchemy URL; sqlite or postgresql")
+    database_url: str = Field(
+        "sqlite:///var/tradeforge.db", description="SQLAlchemy URL; sqlite or postgresql"
+    )
     var_dir: Path = Field(Path("var"), description="where the SQLite file, logs and the first admin key live")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -83,7 +89,8 @@ class Settings(BaseSettings):
     replay_loop: bool = Field(True, description="start over (shifted in time) at the end of the file")
     paper: PaperSettings = Field(default_factory=PaperSettings)
     risk: dict[str, Any] = Field(
-        default_factory=dict, description="risk limits (see docs/risk.md); the saved ones win after the first start"
+        default_factory=dict,
+        description="risk limits (see docs/risk.md); the saved ones win after the first start",
     )
     auto_migrate: bool = Field(True, description="upgrade the database schema on start")
     journal_max_batch: int = Field(2000, ge=1, description="most units grouped into one commit")

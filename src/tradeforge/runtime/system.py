@@ -86,10 +86,14 @@ class TradingSystem:
                 for asset, amount in sorted(self.settings.starting_balances.items()):
                     balance = self.portfolio.deposit(account, asset, amount, now)
                     self.recorder.balance(balance)
-                    self.recorder.audit(now, "system", "balance.deposit", f"{account}:{asset}", {"amount": amount})
+                    self.recorder.audit(
+                        now, "system", "balance.deposit", f"{account}:{asset}", {"amount": amount}
+                    )
             balances = self.portfolio.all_balances()
             for name, venue in self.venues.items():
-                resting = [o for o in stored.working if o.venue == name and o.status is not OrderStatus.PENDING]
+                resting = [
+                    o for o in stored.working if o.venue == name and o.status is not OrderStatus.PENDING
+                ]
                 venue.restore(resting, balances)
             for order in stored.working:
                 if order.status is OrderStatus.PENDING:
@@ -99,7 +103,9 @@ class TradingSystem:
         self.journal.flush()
         logger.info(
             "recovered %d working orders, %d positions, %d balances",
-            len(stored.working), len(stored.positions), len(stored.balances),
+            len(stored.working),
+            len(stored.positions),
+            len(stored.balances),
         )
 
     def close(self) -> None:

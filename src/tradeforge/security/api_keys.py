@@ -51,8 +51,12 @@ class ApiKeyService:
         key_id = f"k{secrets.token_hex(6)}"
         secret = f"{KEY_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
         record = ApiKeyRecord(
-            id=key_id, name=name, role=parsed.value, account_id=self._account_id,
-            key_hash=hash_key(secret), created_at=self._clock.now_ms(),
+            id=key_id,
+            name=name,
+            role=parsed.value,
+            account_id=self._account_id,
+            key_hash=hash_key(secret),
+            created_at=self._clock.now_ms(),
         )
         with self._uow_factory() as uow:
             uow.api_keys.add(record)

@@ -100,7 +100,8 @@ def test_keys_list_shows_keys_but_never_their_secrets(runner: CliRunner, local_e
     assert table.exit_code == 0 and raw.exit_code == 0
     items = json.loads(raw.stdout)["items"]
     assert [(i["name"], i["role"], i["revoked_at"]) for i in items] == [
-        ("admin-key", "admin", None), ("trader-key", "trader", None),
+        ("admin-key", "admin", None),
+        ("trader-key", "trader", None),
     ]
     for item in items:
         assert item["id"] in table.stdout
@@ -228,13 +229,24 @@ def test_config_check_lists_every_problem(
 ) -> None:
     bad_csv = tmp_path / "bars.csv"
     bad_csv.write_text("timestamp,open,close\n1,2,3\n")
-    monkeypatch.setenv("TRADEFORGE_FEEDS", json.dumps([
-        {"symbol": "BTC/USDT", "path": str(bad_csv)}, {"symbol": "SOL/USDT", "path": str(bad_csv)},
-    ]))
-    monkeypatch.setenv("TRADEFORGE_INSTRUMENTS", json.dumps([
-        {"symbol": "BTC/USDT", "tick_size": "0.01", "lot_size": "0.00001"},
-        {"symbol": "ETH/USDT", "tick_size": "0", "lot_size": "0.0001"},
-    ]))
+    monkeypatch.setenv(
+        "TRADEFORGE_FEEDS",
+        json.dumps(
+            [
+                {"symbol": "BTC/USDT", "path": str(bad_csv)},
+                {"symbol": "SOL/USDT", "path": str(bad_csv)},
+            ]
+        ),
+    )
+    monkeypatch.setenv(
+        "TRADEFORGE_INSTRUMENTS",
+        json.dumps(
+            [
+                {"symbol": "BTC/USDT", "tick_size": "0.01", "lot_size": "0.00001"},
+                {"symbol": "ETH/USDT", "tick_size": "0", "lot_size": "0.0001"},
+            ]
+        ),
+    )
     monkeypatch.setenv("TRADEFORGE_RISK", json.dumps({"max_open_orderz": 3}))
 
     result = invoke(runner, "config", "check")
@@ -338,11 +350,27 @@ HELP_CASES = [
     (["config"], ["check"]),
     (["config", "check"], ["TRADEFORGE_PORT=abc"]),
     (["orders"], ["list", "show", "place", "cancel", "cancel-all", "amend"]),
-    (["orders", "list"], ["--status", "--symbol", "--limit", "--cursor", "--url", "--key", "--json",
-                          "TRADEFORGE_API_URL"]),
+    (
+        ["orders", "list"],
+        ["--status", "--symbol", "--limit", "--cursor", "--url", "--key", "--json", "TRADEFORGE_API_URL"],
+    ),
     (["orders", "show"], ["ORDER_ID", "--json"]),
-    (["orders", "place"], ["SYMBOL", "SIDE", "QUANTITY", "--type", "--price", "--stop-price", "--tif",
-                           "--expire-at", "--client-order-id", "--idempotency-key", "TRADEFORGE_API_KEY"]),
+    (
+        ["orders", "place"],
+        [
+            "SYMBOL",
+            "SIDE",
+            "QUANTITY",
+            "--type",
+            "--price",
+            "--stop-price",
+            "--tif",
+            "--expire-at",
+            "--client-order-id",
+            "--idempotency-key",
+            "TRADEFORGE_API_KEY",
+        ],
+    ),
     (["orders", "cancel"], ["ORDER_ID", "--url", "--key"]),
     (["orders", "cancel-all"], ["--symbol", "--url", "--key"]),
     (["orders", "amend"], ["ORDER_ID", "--price", "--quantity"]),

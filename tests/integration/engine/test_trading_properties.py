@@ -56,7 +56,9 @@ def test_random_commands_keep_the_books_exact(steps: list[dict]) -> None:  # typ
     clock = SimulatedClock(BARS[0].ts)
     system = build(
         Settings(feeds=(), starting_balances=START, risk={"max_submits_per_second": None}),
-        Mode.SYNC, clock=clock, uow_factory=InMemoryUnitOfWorkFactory(),
+        Mode.SYNC,
+        clock=clock,
+        uow_factory=InMemoryUnitOfWorkFactory(),
     )
     seen_events: list[object] = []
     system.bus.subscribe("events.>", seen_events.append)
@@ -81,8 +83,12 @@ def test_random_commands_keep_the_books_exact(steps: list[dict]) -> None:  # typ
                 order_type = step["type"]
                 client_id = f"c{index}" if not (step["retry"] and submitted) else submitted[-1]
                 command = SubmitOrder(
-                    account_id="main", client_order_id=client_id, symbol="BTC/USDT", side=step["side"],
-                    type=order_type, quantity=step["quantity"],
+                    account_id="main",
+                    client_order_id=client_id,
+                    symbol="BTC/USDT",
+                    side=step["side"],
+                    type=order_type,
+                    quantity=step["quantity"],
                     price=price if order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) else None,
                     stop_price=price if order_type in (OrderType.STOP, OrderType.STOP_LIMIT) else None,
                     time_in_force=step["tif"],

@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from tests.unit.domain.factories import make_fill, make_order
+
 from tradeforge.domain.errors import InvalidTransition, OrderNotAmendable, ValidationError
 from tradeforge.domain.events import (
     OrderAccepted,
@@ -84,7 +84,11 @@ def test_amend_changes_price_and_quantity_but_not_below_filled() -> None:
     order.apply(OrderAccepted(1, order.id, "V1"))
     order.apply(OrderFilled(2, order.id, make_fill(order, "1", "100")))
     order.apply(OrderAmended(3, order.id, Decimal("4"), Decimal("99"), None))
-    assert (order.quantity, order.price, order.status) == (Decimal(4), Decimal(99), OrderStatus.PARTIALLY_FILLED)
+    assert (order.quantity, order.price, order.status) == (
+        Decimal(4),
+        Decimal(99),
+        OrderStatus.PARTIALLY_FILLED,
+    )
     with pytest.raises(InvalidTransition):
         order.apply(OrderAmended(4, order.id, Decimal("1"), Decimal("99"), None))
     with pytest.raises(ValidationError, match="quantity"):
@@ -149,7 +153,9 @@ def test_random_event_sequences_never_take_an_illegal_transition(steps: list[tup
         before_status, before_filled = order.status, order.filled_quantity
         quantity = Decimal(amount) / 10
         if kind == "fill":
-            event: OrderEvent = OrderFilled(step, order.id, make_fill(order, quantity, "100", fill_id=f"F{step}"))
+            event: OrderEvent = OrderFilled(
+                step, order.id, make_fill(order, quantity, "100", fill_id=f"F{step}")
+            )
         else:
             event = _event(kind, order.id, step, quantity + order.filled_quantity, order.remaining)
         allowed = TRANSITIONS.get((before_status, type(event)))

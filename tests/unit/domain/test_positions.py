@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from tests.unit.domain.factories import make_fill, make_order
+
 from tradeforge.domain.balances import Balance, apply_flows, fill_cash_flows
 from tradeforge.domain.errors import InsufficientBalance
 from tradeforge.domain.fills import OrderSide
 from tradeforge.domain.positions import Position
-
-import pytest
 
 
 def _fill(side: OrderSide, quantity: str, price: str, fee: str = "0"):  # type: ignore[no-untyped-def]

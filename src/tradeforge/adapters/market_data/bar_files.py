@@ -35,7 +35,13 @@ class BarFile:
         symbol, timeframe = self.symbol, self.timeframe
         for ts, o, h, low, c, v in zip(*(columns[name] for name in REQUIRED_COLUMNS), strict=True):
             yield Bar(
-                symbol, timeframe, int(ts), to_price(o), to_price(h), to_price(low), to_price(c),
+                symbol,
+                timeframe,
+                int(ts),
+                to_price(o),
+                to_price(h),
+                to_price(low),
+                to_price(c),
                 Decimal(repr(v)) if isinstance(v, float) else Decimal(v),
             )
 

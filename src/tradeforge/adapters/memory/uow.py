@@ -27,6 +27,7 @@ from tradeforge.ports.persistence import (
     AuditEntry,
     AuditRepository,
     BalanceRepository,
+    ChangeSet,
     FillQuery,
     FillRepository,
     IdempotencyRecord,
@@ -39,6 +40,7 @@ from tradeforge.ports.persistence import (
     PositionRepository,
     SettingsRepository,
     UnitOfWorkFactory,
+    apply_change_set,
 )
 
 Key = tuple[str, str]
@@ -498,6 +500,9 @@ class InMemoryUnitOfWork:
 
     def rollback(self) -> None:
         self._changes.clear()
+
+    def write(self, changes: ChangeSet) -> None:
+        apply_change_set(self, changes)
 
 
 # The store is the factory: `InMemoryUnitOfWorkFactory()` is a fresh, empty database.

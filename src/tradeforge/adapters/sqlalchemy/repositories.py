@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
 from functools import cache
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 
 from tradeforge.adapters.sqlalchemy import tables as t
@@ -55,6 +57,26 @@ def upsert_statement(dialect: str, table: sa.Table) -> sa.Insert:
     keys = [column.name for column in table.primary_key.columns]
     changes = {column.name: stmt.excluded[column.name] for column in table.columns if column.name not in keys}
     return stmt.on_conflict_do_update(index_elements=keys, set_=changes)
+
+
+@cache
+def insert_statement(table: sa.Table) -> sa.Insert:
+    return sa.insert(table)
+
+
+@cache
+def _compiled(stmt: sa.Insert, dialect: Dialect) -> tuple[str, tuple[str, ...], bool]:
+    """The driver-level SQL of a write statement, its parameter names (in order for positional
+    paramstyles) and whether the driver takes them by position."""
+    compiled = stmt.compile(dialect=dialect)
+    if compiled.positional and compiled.positiontup:
+        return compiled.string, tuple(compiled.positiontup), True
+    return compiled.string, tuple(compiled.params), False
+
+
+def _driver_value(value: Any) -> Any:
+    # The one conversion DecimalType would have made: SQLite keeps Decimals as plain text.
+    return format(value, "f") if type(value) is Decimal else value
 
 
 @cache
@@ -109,10 +131,20 @@ class _Repository:
         self._dialect = connection.dialect.name
 
     def _execute_batch(
-        self, stmt: sa.Executable, rows: Sequence[dict[str, Any]], fields: Sequence[str]
+        self, stmt: sa.Insert, rows: Sequence[dict[str, Any]], fields: Sequence[str] = ()
     ) -> None:
+        """executemany at the driver: batches are the hot write path (every order, fill and event),
+        and SQLAlchemy's per-row parameter processing would cost more than the database does."""
+        connection = self._connection
+        sql, names, positional = _compiled(stmt, connection.dialect)
+        if positional:
+            params: list[Any] = [tuple([_driver_value(row.get(name)) for name in names]) for row in rows]
+        elif self._dialect == "sqlite":
+            params = [{name: _driver_value(row.get(name)) for name in names} for row in rows]
+        else:
+            params = [{name: row.get(name) for name in names} for row in rows]
         try:
-            self._connection.execute(stmt, rows)
+            connection.exec_driver_sql(sql, params)
         except IntegrityError as error:
             translated = duplicate_error(error, fields)
             if translated is None:
@@ -274,7 +306,9 @@ def _fill_id(fill: Fill) -> str:
 class SqlFillRepository(_Repository):
     def add_many(self, fills: Sequence[Fill]) -> None:
         if fills:
-            self._execute_batch(sa.insert(t.fills), [fill_to_row(fill) for fill in fills], ("fill_id",))
+            self._execute_batch(
+                insert_statement(t.fills), [fill_to_row(fill) for fill in fills], ("fill_id",)
+            )
 
     def list(self, query: FillQuery) -> Page[Fill]:
         check_limit(query.limit)
@@ -301,12 +335,18 @@ class SqlPositionRepository(_Repository):
     def upsert_many(self, positions: Sequence[Position]) -> None:
         if positions:
             rows = [
-                {"account_id": p.account_id, "symbol": p.symbol, "quantity": p.quantity,
-                 "cost_basis": p.cost_basis, "realized_pnl": p.realized_pnl, "fees": p.fees,
-                 "updated_at": p.updated_at}
+                {
+                    "account_id": p.account_id,
+                    "symbol": p.symbol,
+                    "quantity": p.quantity,
+                    "cost_basis": p.cost_basis,
+                    "realized_pnl": p.realized_pnl,
+                    "fees": p.fees,
+                    "updated_at": p.updated_at,
+                }
                 for p in positions
             ]
-            self._connection.execute(upsert_statement(self._dialect, t.positions), rows)
+            self._execute_batch(upsert_statement(self._dialect, t.positions), rows)
 
     def list_all(self) -> list[Position]:
         stmt = sa.select(t.positions).order_by(t.positions.c.account_id, t.positions.c.symbol)
@@ -317,11 +357,16 @@ class SqlBalanceRepository(_Repository):
     def upsert_many(self, balances: Sequence[Balance]) -> None:
         if balances:
             rows = [
-                {"account_id": b.account_id, "asset": b.asset, "total": b.total, "locked": b.locked,
-                 "updated_at": b.updated_at}
+                {
+                    "account_id": b.account_id,
+                    "asset": b.asset,
+                    "total": b.total,
+                    "locked": b.locked,
+                    "updated_at": b.updated_at,
+                }
                 for b in balances
             ]
-            self._connection.execute(upsert_statement(self._dialect, t.balances), rows)
+            self._execute_batch(upsert_statement(self._dialect, t.balances), rows)
 
     def list_all(self) -> list[Balance]:
         stmt = sa.select(t.balances).order_by(t.balances.c.account_id, t.balances.c.asset)
@@ -344,7 +389,7 @@ class SqlOutboxRepository(_Repository):
                 {"id": r.id, "ts": r.ts, "topic": r.topic, "type": r.type, "payload": r.payload}
                 for r in records
             ]
-            self._execute_batch(sa.insert(t.outbox), rows, ("id",))
+            self._execute_batch(insert_statement(t.outbox), rows, ("id",))
 
     def list_unpublished(self, limit: int) -> list[OutboxRecord]:
         check_limit(limit)
@@ -360,9 +405,7 @@ class SqlOutboxRepository(_Repository):
         c = t.outbox.c
         for chunk in chunks(list(ids)):
             stmt = (
-                sa.update(t.outbox)
-                .where(c.id.in_(chunk), c.published_at.is_(None))
-                .values(published_at=now)
+                sa.update(t.outbox).where(c.id.in_(chunk), c.published_at.is_(None)).values(published_at=now)
             )
             self._connection.execute(stmt)
 
@@ -379,8 +422,14 @@ class SqlAuditRepository(_Repository):
     def add_many(self, entries: Sequence[AuditEntry]) -> None:
         if entries:
             rows = [
-                {"id": e.id, "ts": e.ts, "actor": e.actor, "action": e.action, "target": e.target,
-                 "details": e.details}
+                {
+                    "id": e.id,
+                    "ts": e.ts,
+                    "actor": e.actor,
+                    "action": e.action,
+                    "target": e.target,
+                    "details": e.details,
+                }
                 for e in entries
             ]
             self._execute_batch(sa.insert(t.audit_log), rows, ("id",))
@@ -407,8 +456,15 @@ def _api_key_from_row(row: Row) -> ApiKeyRecord:
 class SqlApiKeyRepository(_Repository):
     def add(self, record: ApiKeyRecord) -> None:
         r = record
-        row = {"id": r.id, "name": r.name, "role": r.role, "account_id": r.account_id, "key_hash": r.key_hash,
-               "created_at": r.created_at, "revoked_at": r.revoked_at}
+        row = {
+            "id": r.id,
+            "name": r.name,
+            "role": r.role,
+            "account_id": r.account_id,
+            "key_hash": r.key_hash,
+            "created_at": r.created_at,
+            "revoked_at": r.revoked_at,
+        }
         self._execute_batch(sa.insert(t.api_keys), [row], ("key_hash", "id"))
 
     def get_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
@@ -441,11 +497,17 @@ class SqlIdempotencyRepository(_Repository):
         """Insert-or-ignore: the first response stored for a key is the one replayed forever."""
         if records:
             rows = [
-                {"account_id": r.account_id, "key": r.key, "fingerprint": r.fingerprint,
-                 "status_code": r.status_code, "body": r.body, "created_at": r.created_at}
+                {
+                    "account_id": r.account_id,
+                    "key": r.key,
+                    "fingerprint": r.fingerprint,
+                    "status_code": r.status_code,
+                    "body": r.body,
+                    "created_at": r.created_at,
+                }
                 for r in records
             ]
-            self._connection.execute(insert_ignore_statement(self._dialect, t.idempotency_keys), rows)
+            self._execute_batch(insert_ignore_statement(self._dialect, t.idempotency_keys), rows)
 
 
 class SqlSettingsRepository(_Repository):
