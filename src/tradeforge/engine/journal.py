@@ -35,6 +35,10 @@ class _Entry:
 
 
 class Journal(Protocol):
+    # True when another thread reads the change sets, so the recorder must hand over copies of live
+    # objects rather than the objects themselves.
+    needs_snapshots: bool
+
     def record(self, changes: ChangeSet, publications: list[Publication]) -> Future[None]:
         """Queue a change set; the future completes once it is durable and its events published."""
         ...
@@ -47,7 +51,12 @@ class Journal(Protocol):
 
 
 class SyncJournal:
-    """Commits on the calling thread, every `group` records (1 = every unit is its own transaction)."""
+    """Commits on the calling thread, every `group` records (1 = every unit is its own transaction).
+
+    Live objects need no copies here: nothing else reads them, and when units are grouped the
+    newest state of an object is exactly the state after the batch's last unit."""
+
+    needs_snapshots = False
 
     def __init__(
         self,
@@ -94,6 +103,8 @@ class ThreadedJournal:
     """Group commit on a dedicated thread; results are handed back through `deliver`, which must run
     the callback on the engine's thread (e.g. loop.call_soon_threadsafe), so publication to bus
     subscribers stays single-threaded."""
+
+    needs_snapshots = True
 
     def __init__(
         self,

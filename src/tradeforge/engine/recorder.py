@@ -102,7 +102,8 @@ class UnitRecorder:
             unit = self._unit
             assert unit is not None
             self._unit = None
-            unit.handle.committed = self._journal.record(self._change_set(unit), unit.publications)
+            changes = self._change_set(unit) if self._journal.needs_snapshots else self._live_change_set(unit)
+            unit.handle.committed = self._journal.record(changes, unit.publications)
 
     def _current(self) -> _Unit:
         if self._unit is None:
@@ -145,6 +146,19 @@ class UnitRecorder:
 
     def setting(self, key: str, value: str) -> None:
         self._current().settings[key] = value
+
+    @staticmethod
+    def _live_change_set(unit: _Unit) -> ChangeSet:
+        return ChangeSet(
+            orders=unit.orders,
+            fills=unit.fills,
+            positions=unit.positions,
+            balances=unit.balances,
+            outbox=unit.outbox,
+            audit=unit.audit,
+            idempotency=unit.idempotency,
+            settings=unit.settings,
+        )
 
     @staticmethod
     def _change_set(unit: _Unit) -> ChangeSet:
