@@ -73,6 +73,21 @@ def _start(
     return system, feed
 
 
+TIMER_INTERVAL_S = 1.0
+
+
+async def _run_timer(system: TradingSystem, stop: asyncio.Event) -> None:
+    """Drive the venues' housekeeping (GTD expiry without new bars) once a second until stopped."""
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=TIMER_INTERVAL_S)
+        except TimeoutError:
+            try:
+                system.on_timer()
+            except Exception:
+                logger.exception("venue housekeeping failed; the timer carries on")
+
+
 def _lifespan(settings: Settings, replay: bool) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -85,6 +100,7 @@ def _lifespan(settings: Settings, replay: bool) -> Callable[[FastAPI], AbstractA
         task = asyncio.create_task(feed.run(stop), name="tradeforge-replay") if feed is not None else None
         if task is not None:
             task.add_done_callback(_report_replay_end)
+        timer = asyncio.create_task(_run_timer(system, stop), name="tradeforge-timer")
         app.state.system = system
         app.state.service = TradingService(system)
         app.state.replay = feed
@@ -97,6 +113,7 @@ def _lifespan(settings: Settings, replay: bool) -> Callable[[FastAPI], AbstractA
             yield
         finally:
             stop.set()
+            await asyncio.gather(timer, return_exceptions=True)
             if task is not None:
                 # A feed that failed was already reported by _report_replay_end; stopping goes on.
                 await asyncio.gather(task, return_exceptions=True)

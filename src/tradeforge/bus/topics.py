@@ -11,6 +11,7 @@ POSITIONS = "events.position"
 BALANCES = "events.balance"
 RISK = "events.risk"
 BARS = "data.bars"
+TICKS = "data.ticks"
 LAST_PRICE = "data.last"
 
 
@@ -40,6 +41,10 @@ def bars(symbol: str, timeframe: str) -> str:
     return f"{BARS}.{symbol}.{timeframe}"
 
 
+def ticks(symbol: str) -> str:
+    return f"{TICKS}.{symbol}"
+
+
 def last_price(symbol: str) -> str:
     return f"{LAST_PRICE}.{symbol}"
 
@@ -50,6 +55,7 @@ ALL_POSITIONS = f"{POSITIONS}.*"
 ALL_BALANCES = f"{BALANCES}.*"
 ALL_RISK = f"{RISK}.*"
 ALL_BARS = f"{BARS}.>"
+ALL_TICKS = f"{TICKS}.*"
 ALL_LAST_PRICES = f"{LAST_PRICE}.*"
 EVERYTHING = ">"
 

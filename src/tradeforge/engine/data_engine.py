@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from tradeforge.bus import topics
 from tradeforge.bus.message_bus import MessageBus
-from tradeforge.domain.data import TIMEFRAME_MS, Bar
+from tradeforge.domain.data import TIMEFRAME_MS, Bar, Tick
 from tradeforge.domain.errors import ValidationError
 
 
@@ -26,8 +26,10 @@ class DataEngine:
         self._last_ts: dict[tuple[str, str], int] = {}
         self._last_price: dict[str, Decimal] = {}
         self._aggregations: dict[tuple[str, str], list[_Aggregation]] = {}
+        self._last_tick_ts: dict[str, int] = {}
         self.bars_published = 0
         self.bars_dropped = 0
+        self.ticks_dropped = 0
 
     def aggregate(self, symbol: str, source: str, target: str) -> None:
         """Also publish `target` bars built from `source` bars (e.g. 1m into 5m)."""
@@ -49,6 +51,18 @@ class DataEngine:
         self._publish(bar)
         for aggregation in self._aggregations.get(key, ()):
             self._roll(aggregation, bar)
+        return True
+
+    def on_tick(self, tick: Tick) -> bool:
+        """Publish a trade print; returns False when it is older than the last one of its symbol."""
+        last = self._last_tick_ts.get(tick.symbol)
+        if last is not None and tick.ts < last:
+            self.ticks_dropped += 1
+            return False
+        self._last_tick_ts[tick.symbol] = tick.ts
+        self._last_price[tick.symbol] = tick.price
+        self._bus.publish(topics.ticks(tick.symbol), tick)
+        self._bus.publish(topics.last_price(tick.symbol), tick.price)
         return True
 
     def last_price(self, symbol: str) -> Decimal | None:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 
 from tradeforge.domain.balances import Balance, apply_flows, fill_cash_flows
-from tradeforge.domain.data import Bar
+from tradeforge.domain.data import Bar, Tick
 from tradeforge.domain.events import BalanceChanged, PositionChanged
 from tradeforge.domain.fills import Fill, OrderSide
 from tradeforge.domain.instruments import Instrument
@@ -50,6 +50,9 @@ class Portfolio:
     # --- market data ---------------------------------------------------------------------------
     def on_bar(self, bar: Bar) -> None:
         self._last[bar.symbol] = bar.close
+
+    def on_tick(self, tick: Tick) -> None:
+        self._last[tick.symbol] = tick.price
 
     def set_last_price(self, symbol: str, price: Decimal) -> None:
         self._last[symbol] = price

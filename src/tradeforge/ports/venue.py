@@ -49,6 +49,11 @@ class Venue(Protocol):
         """The venue's view of the account's balances (the truth for reconciliation)."""
         ...
 
+    def on_time(self, now_ms: int) -> None:
+        """Housekeeping on the runtime's timer (about once a second): expire GTD orders when no
+        market data arrives, poll a remote venue, and so on. Reports go through the sink."""
+        ...
+
     def restore(self, working_orders: list[Order], balances: list[Balance]) -> None:
         """Reload state after a restart: working orders this venue holds and the account's balances.
         A remote venue instead reconciles against its own records."""

@@ -120,6 +120,8 @@ def build(
     # Subscription order is the processing order of a bar: match resting orders, then mark prices.
     bus.subscribe(topics.ALL_BARS, paper.on_bar)
     bus.subscribe(topics.ALL_BARS, portfolio.on_bar)
+    bus.subscribe(topics.ALL_TICKS, paper.on_tick)
+    bus.subscribe(topics.ALL_TICKS, portfolio.on_tick)
     oms = OrderManager(
         clock=clock,
         bus=bus,

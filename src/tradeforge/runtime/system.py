@@ -9,7 +9,7 @@ from typing import Any
 
 from tradeforge.bus.message_bus import MessageBus
 from tradeforge.domain.commands import Command
-from tradeforge.domain.data import Bar
+from tradeforge.domain.data import Bar, Tick
 from tradeforge.domain.orders import OrderStatus
 from tradeforge.engine.data_engine import DataEngine
 from tradeforge.engine.instruments import InstrumentRegistry
@@ -70,6 +70,19 @@ class TradingSystem:
         """Feed one bar through the data engine (venue matching first, then everyone else)."""
         with self.recorder.unit() as handle:
             self.data_engine.on_bar(bar)
+        return handle
+
+    def process_tick(self, tick: Tick) -> UnitHandle:
+        with self.recorder.unit() as handle:
+            self.data_engine.on_tick(tick)
+        return handle
+
+    def on_timer(self) -> UnitHandle:
+        """Housekeeping that must happen even without market data (GTD expiry on the paper venue)."""
+        now = self.clock.now_ms()
+        with self.recorder.unit() as handle:
+            for venue in self.venues.values():
+                venue.on_time(now)
         return handle
 
     def recover(self, stored: StoredState) -> None:

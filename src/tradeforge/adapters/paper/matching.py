@@ -103,10 +103,10 @@ def resting_fill_price(side: OrderSide, limit: Decimal, bar: Bar, on_touch: bool
     """A resting limit fills at the open when the bar gaps through it, else at the limit when the bar
     trades through it (or merely touches it, if configured); None when the bar never reaches it."""
     if side is _BUY:
-        if bar.open <= limit:
+        if bar.open < limit or (on_touch and bar.open == limit):
             return bar.open
         return limit if bar.low < limit or (on_touch and bar.low == limit) else None
-    if bar.open >= limit:
+    if bar.open > limit or (on_touch and bar.open == limit):
         return bar.open
     return limit if bar.high > limit or (on_touch and bar.high == limit) else None
 

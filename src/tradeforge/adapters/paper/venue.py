@@ -11,7 +11,7 @@ from tradeforge.adapters.paper.accounts import AccountBook
 from tradeforge.adapters.paper.matching import MatchingEngine, SymbolBook, WorkingOrder
 from tradeforge.adapters.paper.slippage import NoSlippage, SlippageModel
 from tradeforge.domain.balances import Balance
-from tradeforge.domain.data import Bar
+from tradeforge.domain.data import Bar, Tick
 from tradeforge.domain.errors import ValidationError
 from tradeforge.domain.events import (
     OrderAccepted,
@@ -180,6 +180,15 @@ class PaperVenue:
         """Match working orders against a new bar, then make it the symbol's last known market."""
         self._engine.on_bar(bar, self._clock.now_ms())
         self._flush()
+
+    def on_tick(self, tick: Tick) -> None:
+        """Match against a trade print, as a bar running from the previous print to this one with
+        the print's size as volume. Every bar rule then applies unchanged, and a print beyond a
+        resting limit fills it at the limit (the maker's price), as a continuous market would."""
+        price = tick.price
+        previous = self.last_price(tick.symbol) or price
+        low, high = min(previous, price), max(previous, price)
+        self.on_bar(Bar(tick.symbol, "tick", tick.ts, previous, high, low, price, tick.size))
 
     def on_time(self, now_ms: int) -> None:
         """Expire GTD orders whose time has come even when no bar arrives."""

@@ -156,6 +156,21 @@ def test_touching_the_limit_fills_when_configured() -> None:
     assert h.fills_of(sell)[0].price == D("101.5")
 
 
+def test_an_open_exactly_at_the_limit_is_a_touch_not_a_gap() -> None:
+    h = Harness()
+    h.bar("100", "101", "99", "100.5")
+    buy = h.submit(BUY, LIMIT, "1", price="99.5")
+    sell = h.submit(SELL, LIMIT, "1", price="101.5")
+    h.bar("99.5", "99.8", "99.5", "99.6")
+    h.bar("101.5", "101.5", "101", "101.2")
+    assert buy.status is OrderStatus.OPEN and sell.status is OrderStatus.OPEN
+    touching = Harness(PaperVenueConfig(limit_fill_on_touch=True))
+    touching.bar("100", "101", "99", "100.5")
+    buy = touching.submit(BUY, LIMIT, "1", price="99.5")
+    touching.bar("99.5", "99.8", "99.5", "99.6")
+    assert touching.fills_of(buy)[0].price == D("99.5")
+
+
 def test_gap_through_a_resting_limit_fills_at_the_open() -> None:
     h = Harness()
     h.bar("100", "101", "99", "100.5")
