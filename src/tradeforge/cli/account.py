@@ -43,7 +43,7 @@ def fills(
     ] = None,
     order_id: Annotated[str | None, typer.Option("--order-id", help="Only fills of this order.")] = None,
     limit: Annotated[
-        int, typer.Option("--limit", min=1, max=1000, help="Most fills to show (newest first).")
+        int, typer.Option("--limit", min=1, max=500, help="Most fills to show (newest first).")
     ] = 50,
     cursor: Annotated[
         str | None, typer.Option("--cursor", help="Continue after a previous page (printed under the table).")

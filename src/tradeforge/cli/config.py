@@ -230,14 +230,14 @@ def _check_risk(settings: Settings, report: Report) -> None:
     from tradeforge.engine.risk_rules import RiskLimits
 
     if not settings.risk:
-        report.ok("risk limits", "built-in defaults (limits saved in the database win after the first start)")
+        report.ok("risk limits", "built-in defaults (limits an admin saved at runtime, if any, win)")
         return
     try:
         RiskLimits.from_dict(settings.risk)
     except ValidationError as error:
         report.problem("risk limits", f"{env_name('risk')}: {error.field}: {error.message}")
         return
-    report.ok("risk limits", "valid (the limits saved in the database win after the first start)")
+    report.ok("risk limits", "valid (limits an admin saved at runtime, if any, win)")
 
 
 def _check_var_dir(var_dir: Path, report: Report) -> None:

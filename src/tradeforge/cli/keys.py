@@ -16,7 +16,7 @@ app = typer.Typer(
     help=(
         "Manage API keys straight in the database of TRADEFORGE_DATABASE_URL "
         "(default sqlite:///var/tradeforge.db). Works whether or not the service is running; "
-        "a revoked key stops working in the service within about two seconds."
+        "a revoked key stops working in the service within about three seconds."
     ),
     no_args_is_help=True,
 )
@@ -119,7 +119,7 @@ def revoke(
     """Revoke a key for good.
 
     Works on the database of TRADEFORGE_DATABASE_URL (default sqlite:///var/tradeforge.db). Requests
-    using the key are refused from then on (the service notices within about two seconds).
+    using the key are refused from then on (the service notices within about three seconds).
     Revoking an already revoked key changes nothing."""
     settings = load_settings()
     with api_key_service(settings) as keys:

@@ -78,7 +78,7 @@ def list_orders(
     symbol: Annotated[str | None, typer.Option("--symbol", help="Only this symbol, e.g. BTC/USDT.")] = None,
     strategy: Annotated[str | None, typer.Option("--strategy", help="Only this strategy id.")] = None,
     limit: Annotated[
-        int, typer.Option("--limit", min=1, max=1000, help="Most orders to show (newest first).")
+        int, typer.Option("--limit", min=1, max=500, help="Most orders to show (newest first).")
     ] = 50,
     cursor: Annotated[
         str | None, typer.Option("--cursor", help="Continue after a previous page (printed under the table).")

@@ -64,8 +64,8 @@ def run(
         bool,
         typer.Option(
             "--no-replay",
-            help="Do not replay the bar files of TRADEFORGE_FEEDS (no market data: market orders wait, "
-            "nothing fills). Default: replay.",
+            help="Do not replay the bar files of TRADEFORGE_FEEDS. Without market data nothing fills: market "
+            "buys are refused by risk (no market price) and IOC/FOK orders by the venue. Default: replay.",
         ),
     ] = False,
 ) -> None:

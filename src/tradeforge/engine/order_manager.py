@@ -299,4 +299,7 @@ def _same_request(order: Order, command: SubmitOrder) -> bool:
         and order.price == command.price
         and order.stop_price == command.stop_price
         and order.venue == command.venue
+        and order.time_in_force is command.time_in_force
+        and order.expire_at == command.expire_at
+        and order.strategy_id == command.strategy_id
     )

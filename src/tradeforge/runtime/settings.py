@@ -72,7 +72,10 @@ class Settings(BaseSettings):
     database_url: str = Field(
         "sqlite:///var/tradeforge.db", description="SQLAlchemy URL; sqlite or postgresql"
     )
-    var_dir: Path = Field(Path("var"), description="where the SQLite file, logs and the first admin key live")
+    var_dir: Path = Field(
+        Path("var"),
+        description="runtime files: the first admin key (admin.key); default database var/tradeforge.db",
+    )
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     account_id: str = Field("main", pattern=r"^[A-Za-z0-9_\-]{1,32}$")
@@ -90,7 +93,10 @@ class Settings(BaseSettings):
     paper: PaperSettings = Field(default_factory=PaperSettings)
     risk: dict[str, Any] = Field(
         default_factory=dict,
-        description="risk limits (see docs/risk.md); the saved ones win after the first start",
+        description=(
+            "risk limits (see docs/risk.md); used until an admin changes limits at runtime,"
+            " after which the saved limits win"
+        ),
     )
     auto_migrate: bool = Field(True, description="upgrade the database schema on start")
     journal_max_batch: int = Field(2000, ge=1, description="most units grouped into one commit")

@@ -36,6 +36,8 @@ class ApiKeyService:
         self._cache: dict[str, tuple[float, ApiKeyRecord | None]] = {}
         self._cache_seconds = cache_seconds
         self._audit_ids = IdGenerator("A")
+        # Time-sortable, so listings follow creation order even within one millisecond.
+        self._key_ids = IdGenerator("k")
 
     def _audit(self, ts: int, actor: str, action: str, record: ApiKeyRecord) -> AuditEntry:
         details = dumps({"name": record.name, "role": record.role})
@@ -48,7 +50,7 @@ class ApiKeyService:
             raise ValidationError("role", f"must be one of {', '.join(r.value for r in Role)}") from None
         if not name or len(name) > 64:
             raise ValidationError("name", "must be 1-64 characters")
-        key_id = f"k{secrets.token_hex(6)}"
+        key_id = self._key_ids.next()
         secret = f"{KEY_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
         record = ApiKeyRecord(
             id=key_id,

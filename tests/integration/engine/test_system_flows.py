@@ -116,3 +116,25 @@ def test_a_restart_reloads_orders_positions_balances_and_keeps_matching(tmp_path
     venue_totals = {b.asset: b.total for b in second.venues["paper"].balances("main")}
     assert venue_totals["BTC"] == second.portfolio.balance_total("main", "BTC") == Decimal("0.6")
     second.close()
+
+
+def test_a_client_order_id_reused_with_other_terms_is_a_conflict_and_creates_nothing() -> None:
+    import pytest
+
+    from tradeforge.engine.order_manager import ClientOrderIdConflict
+
+    clock = SimulatedClock(T0)
+    system = build(SETTINGS, Mode.SYNC, clock=clock, uow_factory=InMemoryStore())
+    system.process_bar(_bar(T0, "84000"))
+    first, _ = system.send(_limit_buy("c1", "83000"))
+    same, _ = system.send(_limit_buy("c1", "83000"))
+    assert same is first
+    for other in (
+        _limit_buy("c1", "83000", time_in_force=TimeInForce.IOC),
+        _limit_buy("c1", "83000", strategy_id="s1"),
+        _limit_buy("c1", "83000", time_in_force=TimeInForce.GTD, expire_at=T0 + 60_000),
+        _limit_buy("c1", "82000"),
+    ):
+        with pytest.raises(ClientOrderIdConflict):
+            system.send(other)
+    assert len(system.cache.all_working()) == 1
