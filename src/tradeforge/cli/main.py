@@ -6,15 +6,15 @@ import inspect
 
 import typer
 
-from tradeforge.cli import account, config, db, keys, orders, risk, run
+from tradeforge.cli import account, config, data, db, keys, orders, risk, run
 
 app = typer.Typer(
     name="tradeforge",
     help=(
         "TradeForge: self-hosted automated trading service.\n\n"
-        "Local commands (run, keys, db, config) read the settings: TRADEFORGE_* environment variables "
-        "and ./tradeforge.toml. Remote commands (orders, positions, balances, fills, risk) talk to the "
-        "running service at --url / TRADEFORGE_API_URL with --key / TRADEFORGE_API_KEY."
+        "Local commands (run, keys, db, config, data) read the settings: TRADEFORGE_* environment "
+        "variables and ./tradeforge.toml. Remote commands (orders, positions, balances, fills, risk) "
+        "talk to the running service at --url / TRADEFORGE_API_URL with --key / TRADEFORGE_API_KEY."
     ),
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
@@ -29,6 +29,7 @@ app.command("balances")(account.balances)
 app.command("fills")(account.fills)
 app.add_typer(risk.app, name="risk")
 app.add_typer(db.app, name="db")
+app.add_typer(data.app, name="data")
 app.add_typer(config.app, name="config")
 
 

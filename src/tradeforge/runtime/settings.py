@@ -76,6 +76,10 @@ class Settings(BaseSettings):
         Path("var"),
         description="runtime files: the first admin key (admin.key); default database var/tradeforge.db",
     )
+    data_dir: Path = Field(
+        Path("var/data"),
+        description="market-data store: Parquet bars as <venue>/<BASE>-<QUOTE>/<timeframe>.parquet",
+    )
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     account_id: str = Field("main", pattern=r"^[A-Za-z0-9_\-]{1,32}$")
