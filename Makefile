@@ -22,7 +22,7 @@ run: $(STAMP)  ## start the service in paper mode on the embedded default (SQLit
 test: $(STAMP)  ## the whole suite: unit, integration (SQLite, PostgreSQL), end to end
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)  ## benchmarks: in-process and REST order throughput on SQLite and PostgreSQL
+bench: $(STAMP)  ## benchmarks: order throughput (in-process, REST) on SQLite and PostgreSQL; indicator speeds
 	$(BIN)/python -m benchmarks
 
 lint: $(STAMP)  ## ruff and mypy, both must be clean

@@ -1,4 +1,4 @@
-"""Run every benchmark: `make bench` (or `python -m benchmarks [inprocess|rest]`)."""
+"""Run every benchmark: `make bench` (or `python -m benchmarks [inprocess|rest|indicators]`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def main() -> None:
-    wanted = set(sys.argv[1:]) or {"inprocess", "rest"}
+    wanted = set(sys.argv[1:]) or {"inprocess", "rest", "indicators"}
     with tempfile.TemporaryDirectory(prefix="tradeforge-bench-") as tmp:
         workdir = Path(tmp)
         if "inprocess" in wanted:
@@ -19,6 +19,10 @@ def main() -> None:
             from benchmarks import rest
 
             rest.main(workdir)
+        if "indicators" in wanted:
+            from benchmarks import indicators
+
+            indicators.main(workdir)
 
 
 if __name__ == "__main__":
