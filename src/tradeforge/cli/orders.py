@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -11,6 +10,8 @@ import typer
 from tradeforge.cli.client import DEFAULT_API_URL, JsonOption, KeyOption, UrlOption, api_client, print_json
 from tradeforge.cli.common import EXIT_ERROR, console, fail
 from tradeforge.cli.render import ORDER_COLUMNS, print_list, print_order
+from tradeforge.domain.fills import OrderSide
+from tradeforge.domain.orders import OrderStatus, OrderType, TimeInForce
 
 app = typer.Typer(
     help=(
@@ -21,33 +22,9 @@ app = typer.Typer(
 )
 
 
-class Side(StrEnum):
-    BUY = "buy"
-    SELL = "sell"
-
-
-class OrderType(StrEnum):
-    MARKET = "market"
-    LIMIT = "limit"
-    STOP = "stop"
-    STOP_LIMIT = "stop_limit"
-
-
-class TimeInForce(StrEnum):
-    GTC = "GTC"
-    IOC = "IOC"
-    FOK = "FOK"
-    GTD = "GTD"
-
-
-class Status(StrEnum):
-    PENDING = "pending"
-    OPEN = "open"
-    PARTIALLY_FILLED = "partially_filled"
-    FILLED = "filled"
-    CANCELLED = "cancelled"
-    REJECTED = "rejected"
-    EXPIRED = "expired"
+# The domain's own enums (stdlib only, cheap to import), so CLI choices can never drift from it.
+Side = OrderSide
+Status = OrderStatus
 
 
 def decimal_text(value: str | None, name: str) -> str | None:
