@@ -161,7 +161,8 @@ def test_trading_through_the_cli_against_the_running_service(service: Service, t
         "e2e-limit-1",
         key=trader,
     )
-    assert (resting["status"], resting["price"]) == ("open", str(low))
+    # Decimals compare by value: the API answers in plain form without trailing zeros.
+    assert (resting["status"], Decimal(resting["price"])) == ("open", low)
     assert resting["client_order_id"] == "e2e-limit-1"
     listed = service.json("orders", "list", "--status", "open", key=trader)["items"]
     assert [o["id"] for o in listed] == [resting["id"]]
@@ -170,7 +171,7 @@ def test_trading_through_the_cli_against_the_running_service(service: Service, t
     amended = service.json(
         "orders", "amend", resting["id"], "--price", str(lower), "--quantity", "0.002", key=trader
     )
-    assert (amended["price"], amended["quantity"], amended["status"]) == (str(lower), "0.002", "open")
+    assert (Decimal(amended["price"]), amended["quantity"], amended["status"]) == (lower, "0.002", "open")
 
     cancelled = service.json("orders", "cancel", resting["id"], key=trader)
     assert cancelled["status"] == "cancelled"
