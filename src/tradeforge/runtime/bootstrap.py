@@ -22,7 +22,7 @@ from tradeforge.engine.portfolio import Portfolio
 from tradeforge.engine.recorder import UnitRecorder
 from tradeforge.engine.risk_control import LIMITS_KEY, STATE_KEY, RiskControl, restore_risk
 from tradeforge.engine.risk_engine import RiskEngine
-from tradeforge.engine.risk_rules import RiskLimits
+from tradeforge.engine.risk_rules import RiskLimits, TradingState
 from tradeforge.ports.clock import Clock
 from tradeforge.ports.persistence import UnitOfWorkFactory
 from tradeforge.ports.venue import Venue
@@ -86,6 +86,7 @@ def build(
         for topic, message in publications:
             bus.publish(topic, message)
 
+    halt_on_failure = _StorageFailureHalt()
     journal: Journal
     if mode is Mode.PAPER:
         event_loop = loop or asyncio.get_running_loop()
@@ -93,9 +94,11 @@ def build(
         def deliver(callback: Callable[[], None]) -> None:
             event_loop.call_soon_threadsafe(callback)
 
-        journal = ThreadedJournal(uow_factory, publish, deliver, max_batch=settings.journal_max_batch)
+        journal = ThreadedJournal(
+            uow_factory, publish, deliver, max_batch=settings.journal_max_batch, on_failure=halt_on_failure
+        )
     else:
-        journal = SyncJournal(uow_factory, publish, group=group_commit)
+        journal = SyncJournal(uow_factory, publish, group=group_commit, on_failure=halt_on_failure)
 
     instrument_list = instruments_from_settings(settings)
     instruments = InstrumentRegistry(instrument_list)
@@ -103,6 +106,7 @@ def build(
     portfolio = Portfolio(instruments, cache.working_for_account)
     limits, state, reason = _risk_settings(settings, stored)
     risk = RiskEngine(limits, _RiskView(portfolio, cache), clock, state, reason)
+    halt_on_failure.risk = risk
     recorder = UnitRecorder(journal)
     slippage = FixedBps(settings.paper.slippage_bps) if settings.paper.slippage_bps else NoSlippage()
     paper = PaperVenue(
@@ -153,6 +157,18 @@ def build(
     )
     system.recover(stored)
     return system
+
+
+class _StorageFailureHalt:
+    """When a commit fails, memory is ahead of the database: halt trading (in memory — the database
+    is what failed) so nothing more trades on unstored state. A restart recovers from the database."""
+
+    risk: RiskEngine | None = None
+
+    def __call__(self, error: BaseException) -> None:
+        logger.critical("storage failed, trading halted until a restart: %s", error)
+        if self.risk is not None:
+            self.risk.set_state(TradingState.HALTED, f"storage failure: {type(error).__name__}", "system")
 
 
 def _risk_settings(settings: Settings, stored: StoredState) -> tuple[Any, Any, str]:

@@ -138,3 +138,41 @@ def test_a_client_order_id_reused_with_other_terms_is_a_conflict_and_creates_not
         with pytest.raises(ClientOrderIdConflict):
             system.send(other)
     assert len(system.cache.all_working()) == 1
+
+
+class _FailingWrites:
+    """A unit-of-work port whose writes fail (a disk that filled up), wrapping a real store."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+        self.failing = False
+
+    def __call__(self):  # type: ignore[no-untyped-def]
+        uow = self.store()
+        if self.failing:
+
+            def refuse(_changes: object) -> None:
+                raise OSError("disk full")
+
+            uow.write = refuse  # type: ignore[method-assign]
+        return uow
+
+
+def test_a_failed_commit_halts_trading_until_restart() -> None:
+    import pytest
+
+    from tradeforge.engine.risk_rules import TradingState
+
+    clock = SimulatedClock(T0)
+    factory = _FailingWrites(InMemoryStore())
+    system = build(SETTINGS, Mode.SYNC, clock=clock, uow_factory=factory)
+    system.process_bar(_bar(T0, "84000"))
+    factory.failing = True
+    with pytest.raises(OSError, match="disk full"):
+        system.send(_limit_buy("f1", "83000"))
+    assert system.risk.state is TradingState.HALTED
+    assert "storage failure" in system.risk.state_reason
+    factory.failing = False
+    refused, _ = system.send(_limit_buy("f2", "83000"))
+    assert refused.status is OrderStatus.REJECTED
+    assert refused.reject_reason is not None and "storage failure" in refused.reject_reason
