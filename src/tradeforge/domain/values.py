@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 
 from tradeforge.domain.errors import ValidationError
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
+MIN_EXACT_PRECISION = 60
 
 
 def to_decimal(value: object, field: str) -> Decimal:
@@ -61,14 +62,21 @@ def round_to_step(value: Decimal, step: Decimal) -> Decimal:
 
 
 def normalize(value: Decimal) -> Decimal:
-    """Strip trailing zeros without switching to exponent notation for whole numbers."""
-    normalized = value.normalize()
-    exponent = normalized.as_tuple().exponent
-    if isinstance(exponent, int) and exponent > 0:
-        return normalized.quantize(ONE)
+    """Strip trailing zeros without switching to exponent notation for whole numbers, keeping every
+    digit (computed in a context wide enough never to round)."""
+    with localcontext() as context:
+        context.prec = max(MIN_EXACT_PRECISION, len(value.as_tuple().digits) + 2)
+        normalized = value.normalize()
+        exponent = normalized.as_tuple().exponent
+        if isinstance(exponent, int) and exponent > 0:
+            return normalized.quantize(ONE)
     return normalized
 
 
 def decimal_str(value: Decimal) -> str:
-    """Plain (never scientific) string form used in JSON and the database."""
-    return format(normalize(value), "f")
+    """Plain (never scientific) string form without trailing zeros, used in JSON. Built from the
+    exact digits: Decimal.normalize() would round to the context's 28 significant digits."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text

@@ -28,6 +28,10 @@ def test_decimal_str_is_plain() -> None:
     assert decimal_str(Decimal("1E+3")) == "1000"
     assert decimal_str(Decimal("0.000000010")) == "0.00000001"
     assert decimal_str(Decimal("84338.540")) == "84338.54"
+    assert decimal_str(Decimal("-0.000")) == "0"
+    assert decimal_str(Decimal("0E-8")) == "0"
+    long = Decimal("10000.123456789012345678901234567890")
+    assert decimal_str(long) == "10000.12345678901234567890123456789"  # 34 digits, none rounded
 
 
 def test_instrument_grids_and_minimums() -> None:
