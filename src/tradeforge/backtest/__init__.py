@@ -1,0 +1,1 @@
+"""Backtest results: round-trip trades, performance metrics, HTML/JSON reports and run progress."""
