@@ -4,14 +4,14 @@ property tying `check` to the individual rules."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
 from decimal import Decimal
 
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
+from tests.unit.engine import risk_fakes
 
-from tradeforge.domain.errors import UnknownInstrument, ValidationError
+from tradeforge.domain.errors import ValidationError
 from tradeforge.domain.events import OrderAccepted, OrderFilled, RiskLimitsChanged, TradingStateChanged
 from tradeforge.domain.fills import Fill, Liquidity, OrderSide
 from tradeforge.domain.instruments import Instrument
@@ -43,50 +43,11 @@ INSTRUMENTS = {
 _ids = itertools.count()
 
 
-class FakeClock:
-    def __init__(self, now: int = 1_700_000_000_000) -> None:
-        self.now = now
-
-    def now_ms(self) -> int:
-        return self.now
-
-    def advance(self, ms: int) -> None:
-        self.now += ms
+FakeClock = risk_fakes.FakeClock
 
 
-class FakeView:
-    """RiskView fake over plain dictionaries."""
-
-    def __init__(
-        self,
-        *,
-        prices: dict[str, Decimal] | None = None,
-        positions: dict[str, Decimal] | None = None,
-        balances: dict[str, Decimal] | None = None,
-        working: Sequence[Order] = (),
-    ) -> None:
-        self.prices = prices or {}
-        self.positions = positions or {}
-        self.balances = balances or {}
-        self.working = list(working)
-
-    def instrument(self, symbol: str) -> Instrument:
-        try:
-            return INSTRUMENTS[symbol]
-        except KeyError:
-            raise UnknownInstrument(symbol) from None
-
-    def last_price(self, symbol: str) -> Decimal | None:
-        return self.prices.get(symbol)
-
-    def position_quantity(self, account_id: str, symbol: str) -> Decimal:
-        return self.positions.get(symbol, D(0))
-
-    def working_orders(self, account_id: str) -> Sequence[Order]:
-        return [order for order in self.working if order.account_id == account_id]
-
-    def available_balance(self, account_id: str, asset: str) -> Decimal:
-        return self.balances.get(asset, D(0))
+class FakeView(risk_fakes.FakeView):
+    instruments = INSTRUMENTS
 
 
 def make_order(
