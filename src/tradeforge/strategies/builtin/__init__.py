@@ -1,0 +1,1 @@
+"""Strategies shipped with TradeForge, resolvable by short name through the registry."""

@@ -1,0 +1,45 @@
+"""Built-in `sma_cross`: long-only fast/slow simple moving average crossover on exact integer ticks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tradeforge.domain.fills import OrderSide
+from tradeforge.indicators import ExactSMACross
+from tradeforge.strategies.base import BarView, Strategy
+
+
+@dataclass(frozen=True, slots=True)
+class SmaCrossConfig:
+    fast: int = 10
+    slow: int = 30
+    quantity: Decimal = Decimal("1")
+
+
+class SmaCross(Strategy[SmaCrossConfig]):
+    """Buys `quantity` at market when the fast SMA of closes crosses above the slow one while flat,
+    sells the whole position at market when it crosses below. Crosses are decided on integer ticks
+    (ExactSMACross with the instrument's price decimals), so they match the vectorized indicator."""
+
+    name = "sma_cross"
+    description = "Long-only SMA crossover: buy on a cross up when flat, sell the position on a cross down"
+    config_class = SmaCrossConfig
+
+    def on_start(self) -> None:
+        self._crosses: dict[str, ExactSMACross] = {}
+
+    def on_bar(self, bar: BarView) -> None:
+        cross = self._crosses.get(bar.symbol)
+        if cross is None:
+            tick = self.ctx.instrument(bar.symbol).tick_size
+            decimals = max(0, -int(tick.normalize().as_tuple().exponent))
+            cross = self._crosses[bar.symbol] = ExactSMACross(self.config.fast, self.config.slow, decimals)
+        signal = cross.update(bar.close)
+        if signal == 0:
+            return
+        held = self.ctx.position(bar.symbol).quantity
+        if signal > 0 and held == 0:
+            self.ctx.market(bar.symbol, OrderSide.BUY, self.config.quantity)
+        elif signal < 0 and held > 0:
+            self.ctx.market(bar.symbol, OrderSide.SELL, held)
