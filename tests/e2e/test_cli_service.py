@@ -37,6 +37,7 @@ def clean_environment(tmp_path: Path) -> dict[str, str]:
         TRADEFORGE_VAR_DIR=str(tmp_path / "var"),
         TRADEFORGE_DATABASE_URL=f"sqlite:///{tmp_path / 'var' / 'tradeforge.db'}",
         TRADEFORGE_REPLAY_SPEED="600",
+        TRADEFORGE_STRATEGIES="[]",  # the demo strategy would trade the positions this test asserts
         COLUMNS="200",
     )
     return env

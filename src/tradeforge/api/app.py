@@ -20,7 +20,7 @@ from tradeforge.observability.metrics import Metrics, MetricsMiddleware
 from tradeforge.runtime.bootstrap import Mode, build
 from tradeforge.runtime.first_run import ensure_admin_key
 from tradeforge.runtime.replay import ReplayFeed
-from tradeforge.runtime.service import TradingService
+from tradeforge.runtime.service import TradingService, add_strategy
 from tradeforge.runtime.settings import Settings
 from tradeforge.runtime.system import TradingSystem
 
@@ -31,6 +31,7 @@ TAGS = [
     {"name": "orders", "description": "Submit, amend, cancel and look up orders."},
     {"name": "portfolio", "description": "Positions, balances and fills derived from executions."},
     {"name": "risk", "description": "Pre-trade limits, the kill switch and the trading state."},
+    {"name": "strategies", "description": "Strategies hosted by the service: status, PnL, start and stop."},
     {"name": "keys", "description": "API keys and their roles (admin)."},
     {"name": "audit", "description": "Who changed what, when (admin)."},
     {"name": "health", "description": "Liveness, readiness and Prometheus metrics."},
@@ -62,6 +63,7 @@ def _start(
     system = build(settings, Mode.PAPER, loop=loop)
     try:
         ensure_admin_key(system, settings.admin_key_file)
+        _start_strategies(system, settings)
         feed = None
         if replay and settings.feeds:
             feed = ReplayFeed(
@@ -71,6 +73,23 @@ def _start(
         system.close()
         raise
     return system, feed
+
+
+def _start_strategies(system: TradingSystem, settings: Settings) -> None:
+    """Add settings.strategies (after recovery, before any bar) and start the enabled ones. A bad
+    entry stops the start-up, naming it: the service should not trade without a configured strategy."""
+    if not settings.strategies:
+        return
+    with system.recorder.unit():
+        for item in settings.strategies:
+            prefix = f"strategies.{item.id}."
+            add_strategy(system, item.id, item.name, item.symbols, item.timeframe, item.params, prefix)
+            if item.enabled:
+                system.strategies.start(item.id)
+    system.journal.flush()
+    logger.info(
+        "strategies: %s", ", ".join(f"{v.strategy_id} {v.status}" for v in system.strategies.status())
+    )
 
 
 TIMER_INTERVAL_S = 1.0

@@ -24,7 +24,12 @@ from tradeforge.domain.errors import (
     ValidationError,
 )
 from tradeforge.engine.order_manager import ClientOrderIdConflict
-from tradeforge.runtime.service import IdempotencyKeyReused, NotDurable
+from tradeforge.runtime.service import (
+    IdempotencyKeyReused,
+    NotDurable,
+    StrategyExists,
+    StrategyNotFound,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +110,8 @@ DOMAIN_ERRORS: tuple[tuple[type[TradeForgeError], int, str], ...] = (
     (OrderNotAmendable, 409, "order-not-amendable"),
     (ClientOrderIdConflict, 409, "client-order-id-conflict"),
     (InvalidTransition, 409, "invalid-transition"),
+    (StrategyNotFound, 404, "strategy-not-found"),
+    (StrategyExists, 409, "strategy-exists"),
     (InsufficientBalance, 422, "insufficient-balance"),
     (NotDurable, 503, "not-durable"),
 )

@@ -61,15 +61,17 @@ def check() -> None:
     """Validate the effective settings, feed files, risk limits and database without trading.
 
     Checks every instrument definition,
-    every replay feed file (exists, has the OHLCV columns, first bars parse), the risk limits, the
-    var directory and the database (reachable, schema revision). Prints the effective settings
-    (passwords and secrets masked) and the result of each check. Exits 0 when everything is valid,
-    1 with the list of problems otherwise (also for invalid variables such as TRADEFORGE_PORT=abc)."""
+    every replay feed file (exists, has the OHLCV columns, first bars parse), the risk limits, every
+    strategy (name, parameters, symbols), the var directory and the database (reachable, schema
+    revision). Prints the effective settings (passwords and secrets masked) and the result of each
+    check. Exits 0 when everything is valid, 1 with the list of problems otherwise (also for invalid
+    variables such as TRADEFORGE_PORT=abc)."""
     settings = load_settings()
     report = Report()
     instruments = _check_instruments(settings, report)
     _check_feeds(settings, instruments, report)
     _check_risk(settings, report)
+    _check_strategies(settings, instruments, report)
     _check_var_dir(settings.var_dir, report)
     with console(stderr=True).status("checking the database ..."):
         _check_database(settings, report)
@@ -238,6 +240,30 @@ def _check_risk(settings: Settings, report: Report) -> None:
         report.problem("risk limits", f"{env_name('risk')}: {error.field}: {error.message}")
         return
     report.ok("risk limits", "valid (limits an admin saved at runtime, if any, win)")
+
+
+def _check_strategies(settings: Settings, instruments: dict[str, Any], report: Report) -> None:
+    from tradeforge.domain.errors import ValidationError
+    from tradeforge.strategies.registry import resolve
+
+    if not settings.strategies:
+        report.ok("strategies", "none")
+        return
+    for index, item in enumerate(settings.strategies):
+        label = f"strategy {item.id}"
+        where = f"{env_name('strategies')}[{index}]"
+        try:
+            resolve(item.name)(item.params)
+        except ValidationError as error:
+            field = "name" if error.field == "strategy" else "params" + error.field[len("config") :]
+            report.problem(label, f"{where}.{field}: {error.message}")
+            continue
+        unknown = [symbol for symbol in item.symbols if symbol not in instruments]
+        if unknown:
+            report.problem(label, f"{where}.symbols: not an instrument: {', '.join(unknown)}")
+            continue
+        state = "started" if item.enabled else "added, not started"
+        report.ok(label, f"{item.name} on {', '.join(item.symbols)} {item.timeframe} ({state})")
 
 
 def _check_var_dir(var_dir: Path, report: Report) -> None:

@@ -29,6 +29,7 @@ from tradeforge.ports.venue import Venue
 from tradeforge.runtime.settings import Settings
 from tradeforge.runtime.system import StoredState, TradingSystem, load_stored_state
 from tradeforge.security.api_keys import ApiKeyService
+from tradeforge.strategies.runner import SettingsStateStore, StrategyRunner
 
 logger = logging.getLogger(__name__)
 
@@ -155,6 +156,8 @@ def build(
         venues=venues,
         api_keys=ApiKeyService(uow_factory, clock, settings.account_id),
     )
+    # Empty here; the API lifespan adds and starts settings.strategies after recovery.
+    system.strategies = StrategyRunner(system, SettingsStateStore(system))
     system.recover(stored)
     return system
 

@@ -20,7 +20,7 @@ from tradeforge.domain.commands import (
     SubmitOrder,
     UpdateRiskLimits,
 )
-from tradeforge.domain.errors import OrderNotFound, TradeForgeError
+from tradeforge.domain.errors import OrderNotFound, TradeForgeError, ValidationError
 from tradeforge.domain.orders import Order
 from tradeforge.engine.risk_rules import TradingState
 from tradeforge.ports.persistence import (
@@ -32,6 +32,8 @@ from tradeforge.ports.persistence import (
     Page,
 )
 from tradeforge.runtime.system import TradingSystem
+from tradeforge.strategies import registry
+from tradeforge.strategies.runner import StrategyStatusView
 
 
 class NotDurable(TradeForgeError):
@@ -40,6 +42,14 @@ class NotDurable(TradeForgeError):
 
 class IdempotencyKeyReused(TradeForgeError):
     """The Idempotency-Key was first used with a different request."""
+
+
+class StrategyExists(TradeForgeError):
+    """A strategy with this id is already added."""
+
+
+class StrategyNotFound(TradeForgeError):
+    """No strategy with this id is added."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +167,52 @@ class TradingService:
         await self._durable(handle.committed)
         return self.risk_status()
 
+    # --- strategies ----------------------------------------------------------------------------
+    def strategies(self) -> list[dict[str, Any]]:
+        return [strategy_to_dict(view) for view in self.system.strategies.status()]
+
+    def available_strategies(self) -> list[dict[str, Any]]:
+        return [codec.to_primitive(info) for info in registry.available()]
+
+    async def add_strategy(
+        self,
+        strategy_id: str,
+        name: str,
+        symbols: tuple[str, ...],
+        timeframe: str,
+        params: dict[str, Any],
+        field_prefix: str = "body.",
+    ) -> dict[str, Any]:
+        """Add and start a strategy; errors name the offending field (`<prefix>name`, `<prefix>params.x`,
+        `<prefix>symbols`)."""
+        if self._has_strategy(strategy_id):
+            raise StrategyExists(f"strategy {strategy_id!r} is already added; stop or start it instead")
+        with self.system.recorder.unit() as handle:
+            add_strategy(self.system, strategy_id, name, symbols, timeframe, params, field_prefix)
+            self.system.strategies.start(strategy_id)
+        await self._durable(handle.committed)
+        return self._strategy(strategy_id)
+
+    async def start_strategy(self, strategy_id: str) -> dict[str, Any]:
+        return await self._change_strategy(strategy_id, self.system.strategies.start)
+
+    async def stop_strategy(self, strategy_id: str) -> dict[str, Any]:
+        return await self._change_strategy(strategy_id, self.system.strategies.stop)
+
+    async def _change_strategy(self, strategy_id: str, change: Any) -> dict[str, Any]:
+        if not self._has_strategy(strategy_id):
+            raise StrategyNotFound(f"no strategy {strategy_id!r}")
+        with self.system.recorder.unit() as handle:
+            change(strategy_id)
+        await self._durable(handle.committed)
+        return self._strategy(strategy_id)
+
+    def _has_strategy(self, strategy_id: str) -> bool:
+        return any(view.strategy_id == strategy_id for view in self.system.strategies.status())
+
+    def _strategy(self, strategy_id: str) -> dict[str, Any]:
+        return strategy_to_dict(self.system.strategies.status(strategy_id)[0])
+
     # --- keys and audit ------------------------------------------------------------------------
     async def authenticate(self, secret: str) -> ApiKeyRecord | None:
         return await asyncio.to_thread(self.system.api_keys.authenticate, secret)
@@ -215,3 +271,36 @@ class TradingService:
             await asyncio.wrap_future(committed)
         except Exception as error:
             raise NotDurable(f"the change could not be stored: {error}") from error
+
+
+def add_strategy(
+    system: TradingSystem,
+    strategy_id: str,
+    name: str,
+    symbols: tuple[str, ...],
+    timeframe: str,
+    params: dict[str, Any],
+    field_prefix: str = "",
+) -> None:
+    """Resolve `name`, build its config from `params` and add it to the system's runner (not started).
+    Each ValidationError is re-raised naming the input field it came from."""
+    try:
+        cls = registry.resolve(name)
+    except ValidationError as error:
+        raise ValidationError(f"{field_prefix}name", error.message) from error
+    try:
+        strategy = cls(params)
+    except ValidationError as error:
+        raise ValidationError(f"{field_prefix}params{error.field[len('config') :]}", error.message) from error
+    for symbol in symbols:
+        try:
+            system.instruments.find(symbol)
+        except ValidationError as error:
+            raise ValidationError(f"{field_prefix}symbols", error.message) from error
+    system.strategies.add(strategy_id, strategy, symbols, timeframe)
+
+
+def strategy_to_dict(view: StrategyStatusView) -> dict[str, Any]:
+    body: dict[str, Any] = codec.to_primitive(view)
+    body["id"] = body.pop("strategy_id")
+    return body

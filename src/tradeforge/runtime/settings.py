@@ -49,6 +49,29 @@ class PaperSettings(_Frozen):
     limit_fill_on_touch: bool = False
 
 
+class StrategySettings(_Frozen):
+    """One strategy the service adds (and, when enabled, starts) after recovery."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_\-]{1,24}$", description="strategy id; orders carry it")
+    name: str = Field(min_length=1, description="registry name (e.g. sma_cross) or package.module:Class")
+    symbols: tuple[str, ...] = Field(min_length=1)
+    timeframe: str = "1m"
+    params: dict[str, Any] = Field(default_factory=dict, description="the strategy's config fields")
+    enabled: bool = True
+
+
+def _default_strategies() -> tuple[StrategySettings, ...]:
+    # The demo: SMA 10/30 on the replayed BTC/USDT minutes, so `make run` shows a strategy trading.
+    return (
+        StrategySettings(
+            id="demo-sma",
+            name="sma_cross",
+            symbols=("BTC/USDT",),
+            params={"fast": 10, "slow": 30, "quantity": "0.01"},
+        ),
+    )
+
+
 def _default_instruments() -> tuple[InstrumentSettings, ...]:
     # Binance spot filters for these pairs (PRICE_FILTER tickSize, LOT_SIZE stepSize, NOTIONAL minNotional).
     return (
@@ -101,6 +124,10 @@ class Settings(BaseSettings):
             "risk limits (see docs/risk.md); used until an admin changes limits at runtime,"
             " after which the saved limits win"
         ),
+    )
+    strategies: tuple[StrategySettings, ...] = Field(
+        default_factory=_default_strategies,
+        description="strategies the service starts after recovery (see docs/strategies.md); [] for none",
     )
     auto_migrate: bool = Field(True, description="upgrade the database schema on start")
     journal_max_batch: int = Field(2000, ge=1, description="most units grouped into one commit")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tradeforge.bus.message_bus import MessageBus
 from tradeforge.domain.commands import Command
@@ -25,6 +25,9 @@ from tradeforge.ports.persistence import UnitOfWorkFactory
 from tradeforge.ports.venue import Venue
 from tradeforge.runtime.settings import Settings
 from tradeforge.security.api_keys import ApiKeyService
+
+if TYPE_CHECKING:
+    from tradeforge.strategies.runner import StrategyRunner
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +62,8 @@ class TradingSystem:
     data_engine: DataEngine
     venues: dict[str, Venue]
     api_keys: ApiKeyService
+    # Set by the composition root right after construction (the runner needs the system itself).
+    strategies: StrategyRunner = field(init=False)
 
     def send(self, command: Command) -> tuple[Any, UnitHandle]:
         """Handle a command in its own unit; the handle's future completes when it is durable."""
@@ -78,11 +83,13 @@ class TradingSystem:
         return handle
 
     def on_timer(self) -> UnitHandle:
-        """Housekeeping that must happen even without market data (GTD expiry on the paper venue)."""
+        """Housekeeping that must happen even without market data (GTD expiry on the paper venue,
+        strategies' on_timer)."""
         now = self.clock.now_ms()
         with self.recorder.unit() as handle:
             for venue in self.venues.values():
                 venue.on_time(now)
+            self.strategies.on_timer(now)
         return handle
 
     def recover(self, stored: StoredState) -> None:

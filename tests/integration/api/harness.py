@@ -22,13 +22,15 @@ BTC_SAMPLE = REPO_ROOT / "data" / "samples" / "BTCUSDT_1m_2025-03-01_7d.parquet"
 
 
 def api_settings(database_url: str, var_dir: Path, **overrides: Any) -> Settings:
-    """Settings for a test app: no replay feed, a fixed starting balance, and no throttle interference."""
+    """Settings for a test app: no replay feed, no strategies, a fixed starting balance, and no throttle
+    interference."""
     values: dict[str, Any] = {
         "database_url": database_url,
         "var_dir": var_dir,
         "feeds": (),
         "starting_balances": {"USDT": Decimal("100000"), "BTC": Decimal("0"), "ETH": Decimal("0")},
         "risk": {"max_submits_per_second": None},
+        "strategies": (),
     }
     values.update(overrides)
     return Settings(**values)

@@ -29,6 +29,11 @@ PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("PUT", "/api/v1/risk/limits"): RISK,
     ("POST", "/api/v1/risk/kill-switch"): RISK,
     ("POST", "/api/v1/risk/state"): RISK,
+    ("GET", "/api/v1/strategies"): READ,
+    ("GET", "/api/v1/strategies/available"): READ,
+    ("POST", "/api/v1/strategies"): TRADE,
+    ("POST", "/api/v1/strategies/{strategy_id}/stop"): TRADE,
+    ("POST", "/api/v1/strategies/{strategy_id}/start"): TRADE,
     ("GET", "/api/v1/keys"): KEYS,
     ("POST", "/api/v1/keys"): KEYS,
     ("DELETE", "/api/v1/keys/{key_id}"): KEYS,
@@ -49,7 +54,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/risk/kill-switch"): {"engaged": False, "reason": "test"},
     ("POST", "/api/v1/risk/state"): {"state": "active", "reason": "test"},
     ("POST", "/api/v1/keys"): {"name": "made-in-test", "role": "viewer"},
+    ("POST", "/api/v1/strategies"): {"id": "auth-made", "name": "sma_cross", "symbols": ["ETH/USDT"]},
 }
+STRATEGY = {"id": "auth-sma", "name": "sma_cross", "symbols": ["BTC/USDT"]}  # made first, for {strategy_id}
 
 
 def call_order(route: tuple[str, str]) -> tuple[int, bool, str]:
@@ -69,8 +76,23 @@ def api_routes(api: Api) -> set[tuple[str, str]]:
     }
 
 
-def call(api: Api, method: str, template: str, key: str | None, order_id: str = "Onosuchorder") -> Any:
-    path = template.replace("{order_id}", order_id).replace("{key_id}", "knosuchkey")
+def fill_in(template: str, order_id: str = "Onosuchorder", strategy_id: str = "nosuchstrategy") -> str:
+    return (
+        template.replace("{order_id}", order_id)
+        .replace("{key_id}", "knosuchkey")
+        .replace("{strategy_id}", strategy_id)
+    )
+
+
+def call(
+    api: Api,
+    method: str,
+    template: str,
+    key: str | None,
+    order_id: str = "Onosuchorder",
+    strategy_id: str = "nosuchstrategy",
+) -> Any:
+    path = fill_in(template, order_id, strategy_id)
     body = BODIES.get((method, template))
     return api.request(method, path, key, **({"json": body} if body is not None else {}))
 
@@ -108,7 +130,7 @@ def test_every_route_refuses_requests_without_a_valid_key(sqlite_api: Api, crede
         assert api.request("DELETE", f"/api/v1/keys/{key_id}", api.admin_key).json()["revoked_at"] is not None
         headers["Authorization"] = f"Bearer {secret}"
     for method, template in sorted(api_routes(api)):
-        path = template.replace("{order_id}", "Onosuchorder").replace("{key_id}", "knosuchkey")
+        path = fill_in(template)
         body = BODIES.get((method, template))
         response = api.client.request(
             method, path, headers=headers, **({"json": body} if body is not None else {})
@@ -142,12 +164,14 @@ def test_roles_may_do_what_they_are_granted(sqlite_api: Api, role: Role) -> None
     order = api.request(
         "POST", "/api/v1/orders", api.admin_key, json=BODIES[("POST", "/api/v1/orders")]
     ).json()
+    strategy = api.request("POST", "/api/v1/strategies", api.admin_key, json=STRATEGY)
+    assert strategy.status_code == 201, strategy.text
     granted = ROLE_PERMISSIONS[role]
     allowed = sorted(
         (route for route, permission in PERMISSIONS.items() if permission in granted), key=call_order
     )
     for method, template in allowed:
-        response = call(api, method, template, key, order_id=order["id"])
+        response = call(api, method, template, key, order_id=order["id"], strategy_id=STRATEGY["id"])
         assert response.status_code not in (401, 403), (method, template, response.text)
         if method == "GET":
             assert response.status_code == 200, (template, response.text)

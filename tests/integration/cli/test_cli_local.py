@@ -107,7 +107,7 @@ def test_keys_list_shows_keys_but_never_their_secrets(runner: CliRunner, local_e
         assert item["id"] in table.stdout
     assert "admin-key" in table.stdout and "trader-key" in table.stdout
     for secret in secrets:
-        random_part = secret.rsplit("_", 1)[1]
+        random_part = secret.split("_", 2)[2]  # tf_<id>_<token>; the token itself may contain "_"
         assert random_part not in table.output and random_part not in raw.output
         assert "key_hash" not in raw.output
 
@@ -222,6 +222,27 @@ def test_config_check_names_a_missing_feed_file(
     assert "configuration has 1 problem(s)" in errors
     assert f"feed ETH/USDT 1m: file not found: {missing}" in errors
     assert "Traceback" not in result.output
+
+
+def test_config_check_names_bad_strategies(
+    runner: CliRunner, local_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    strategies = [
+        {"id": "ok", "name": "sma_cross", "symbols": ["BTC/USDT"], "params": {"quantity": "0.01"}},
+        {"id": "no-name", "name": "no_such_strategy", "symbols": ["BTC/USDT"]},
+        {"id": "bad-param", "name": "sma_cross", "symbols": ["BTC/USDT"], "params": {"fst": 1}},
+        {"id": "bad-symbol", "name": "sma_cross", "symbols": ["DOGE/USDT"]},
+    ]
+    monkeypatch.setenv("TRADEFORGE_STRATEGIES", json.dumps(strategies))
+
+    result = invoke(runner, "config", "check")
+
+    assert result.exit_code == 1
+    errors = " ".join(result.stderr.split())
+    assert "configuration has 3 problem(s)" in errors
+    assert "strategy no-name: TRADEFORGE_STRATEGIES[1].name: unknown strategy 'no_such_strategy'" in errors
+    assert "strategy bad-param: TRADEFORGE_STRATEGIES[2].params.fst: unknown parameter" in errors
+    assert "strategy bad-symbol: TRADEFORGE_STRATEGIES[3].symbols: not an instrument: DOGE/USDT" in errors
 
 
 def test_config_check_lists_every_problem(

@@ -15,7 +15,7 @@ from tradeforge.indicators import exact_sma_cross
 from tradeforge.strategies import StrategyRunner, StrategyStatus
 from tradeforge.strategies.builtin.sma_cross import SmaCross, SmaCrossConfig
 
-from .support import T0, make_system, sample_bars
+from .support import T0, feed, make_system, sample_bars
 
 
 def test_sma_cross_orders_exactly_at_the_vectorized_crosses_and_books_agree() -> None:
@@ -74,3 +74,31 @@ def test_sma_cross_config_is_typed_and_frozen() -> None:
     strategy = SmaCross({"fast": "5", "slow": 20, "quantity": "0.5"})
     assert strategy.config == SmaCrossConfig(5, 20, Decimal("0.5"))
     assert SmaCross().config == SmaCrossConfig()
+
+
+def test_sma_cross_trades_only_its_own_holding_never_a_manual_one() -> None:
+    from tradeforge.domain.commands import SubmitOrder
+    from tradeforge.domain.orders import OrderType
+
+    clock = SimulatedClock(T0)
+    system = make_system(clock)
+    bars = sample_bars(system, 2_000)
+    feed(system, clock, bars[:1])
+    manual, _ = system.send(
+        SubmitOrder("main", "by-hand", "BTC/USDT", OrderSide.BUY, OrderType.MARKET, Decimal("0.05"))
+    )
+    assert manual.filled_quantity == Decimal("0.05")
+    fills: list[Fill] = []
+    system.bus.subscribe(topics.ALL_FILLS, fills.append)
+    runner = StrategyRunner(system)
+    runner.add("sma", SmaCross({"fast": 10, "slow": 30, "quantity": "0.01"}), ["BTC/USDT"], "1m")
+    runner.start("sma")
+    for item in bars[1:]:
+        clock.set(item.close_ts)
+        system.process_bar(item)
+    own = [f for f in fills if f.strategy_id == "sma"]
+    assert len(own) >= 4  # it did trade
+    own_net = sum((f.quantity if f.side is OrderSide.BUY else -f.quantity) for f in own)
+    assert all(f.quantity == Decimal("0.01") for f in own)  # never sized by the account's position
+    assert system.portfolio.position_quantity("main", "BTC/USDT") == Decimal("0.05") + own_net
+    assert own_net in (Decimal(0), Decimal("0.01"))

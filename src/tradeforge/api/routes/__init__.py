@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tradeforge.api.routes import audit, balances, fills, health, keys, orders, positions, risk
+from tradeforge.api.routes import (
+    audit,
+    balances,
+    fills,
+    health,
+    keys,
+    orders,
+    positions,
+    risk,
+    strategies,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     orders.router,
@@ -12,6 +22,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     positions.router,
     balances.router,
     risk.router,
+    strategies.router,
     keys.router,
     audit.router,
     health.router,

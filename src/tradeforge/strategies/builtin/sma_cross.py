@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from tradeforge.domain.fills import OrderSide
+from tradeforge.domain.fills import Fill, OrderSide
 from tradeforge.indicators import ExactSMACross
 from tradeforge.strategies.base import BarView, Strategy
 
@@ -19,7 +19,9 @@ class SmaCrossConfig:
 
 class SmaCross(Strategy[SmaCrossConfig]):
     """Buys `quantity` at market when the fast SMA of closes crosses above the slow one while flat,
-    sells the whole position at market when it crosses below. Crosses are decided on integer ticks
+    sells what it bought at market when it crosses below. It trades only its own holding (counted
+    from its own fills, kept in its saved state), never what other strategies or manual orders hold
+    in the same account. Crosses are decided on integer ticks
     (ExactSMACross with the instrument's price decimals), so they match the vectorized indicator."""
 
     name = "sma_cross"
@@ -38,8 +40,15 @@ class SmaCross(Strategy[SmaCrossConfig]):
         signal = cross.update(bar.close)
         if signal == 0:
             return
-        held = self.ctx.position(bar.symbol).quantity
+        held = self._held(bar.symbol)
         if signal > 0 and held == 0:
             self.ctx.market(bar.symbol, OrderSide.BUY, self.config.quantity)
         elif signal < 0 and held > 0:
             self.ctx.market(bar.symbol, OrderSide.SELL, held)
+
+    def on_fill(self, fill: Fill) -> None:
+        delta = fill.quantity if fill.side is OrderSide.BUY else -fill.quantity
+        self.state[f"held:{fill.symbol}"] = str(self._held(fill.symbol) + delta)
+
+    def _held(self, symbol: str) -> Decimal:
+        return Decimal(str(self.state.get(f"held:{symbol}", "0")))
