@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import operator
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +29,35 @@ class Indicator(Protocol):
     def reset(self) -> None:
         """Forget everything, as if just constructed."""
         ...
+
+
+V = TypeVar("V")
+
+
+class PeriodIndicator(Generic[V]):
+    """Base of the indicators computed over `period` updates: `value` (None until warm), `ready`,
+    `period`, and a warm-up of `period` updates, which subclasses that need more override."""
+
+    __slots__ = ("_period", "_value")
+
+    _period: int
+    _value: V | None
+
+    @property
+    def value(self) -> V | None:
+        return self._value
+
+    @property
+    def ready(self) -> bool:
+        return self._value is not None
+
+    @property
+    def period(self) -> int:
+        return self._period
+
+    @property
+    def warmup(self) -> int:
+        return self._period
 
 
 def check_int(name: str, value: object, minimum: int = 1) -> int:

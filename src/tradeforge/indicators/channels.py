@@ -8,10 +8,10 @@ import numpy as np
 import numpy.typing as npt
 from scipy.ndimage import maximum_filter1d, minimum_filter1d
 
-from tradeforge.indicators.base import FloatArray, as_series, check_int, nan_array
+from tradeforge.indicators.base import FloatArray, PeriodIndicator, as_series, check_int, nan_array
 
 
-class Donchian:
+class Donchian(PeriodIndicator[tuple[float, float]]):
     """Highest high and lowest low of the last `period` bars, the current one included (TA-Lib's
     MAX/MIN). A breakout test against the channel of the bars before compares with the previous value.
 
@@ -20,7 +20,7 @@ class Donchian:
     it leaves when its bar number falls out of the window. Prices and bar numbers sit in parallel
     deques, which spares a tuple per bar."""
 
-    __slots__ = ("_count", "_high_bars", "_highs", "_low_bars", "_lows", "_period", "_value")
+    __slots__ = ("_count", "_high_bars", "_highs", "_low_bars", "_lows")
 
     def __init__(self, period: int = 20) -> None:
         self._period = check_int("period", period)
@@ -72,18 +72,6 @@ class Donchian:
     @property
     def lower(self) -> float | None:
         return None if self._value is None else self._value[1]
-
-    @property
-    def ready(self) -> bool:
-        return self._value is not None
-
-    @property
-    def period(self) -> int:
-        return self._period
-
-    @property
-    def warmup(self) -> int:
-        return self._period
 
     def reset(self) -> None:
         self._highs.clear()

@@ -5,19 +5,19 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from tradeforge.indicators.base import FloatArray, as_series, check_int, nan_array, smooth
+from tradeforge.indicators.base import FloatArray, PeriodIndicator, as_series, check_int, nan_array, smooth
 from tradeforge.indicators.moving_average import seeded_ema
 
 NEUTRAL_RSI = 50.0  # no movement at all in the averaging history: neither overbought nor oversold
 
 
-class RSI:
+class RSI(PeriodIndicator[float]):
     """Wilder's relative strength index, 100 * avg_gain / (avg_gain + avg_loss).
 
     The averages start as plain means of the first `period` changes (so period + 1 prices) and are
     then smoothed as avg = (avg * (period - 1) + change) / period, exactly as TA-Lib does."""
 
-    __slots__ = ("_count", "_gain", "_loss", "_period", "_previous", "_value")
+    __slots__ = ("_count", "_gain", "_loss", "_previous")
 
     def __init__(self, period: int) -> None:
         self._period = check_int("period", period)
@@ -58,18 +58,6 @@ class RSI:
         total = gain + loss
         result = self._value = 100.0 * (gain / total) if total > 0.0 else NEUTRAL_RSI
         return result
-
-    @property
-    def value(self) -> float | None:
-        return self._value
-
-    @property
-    def ready(self) -> bool:
-        return self._value is not None
-
-    @property
-    def period(self) -> int:
-        return self._period
 
     @property
     def warmup(self) -> int:

@@ -7,13 +7,21 @@ from collections import deque
 import numpy as np
 import numpy.typing as npt
 
-from tradeforge.indicators.base import FloatArray, as_series, check_int, nan_array, rolling_sum, smooth
+from tradeforge.indicators.base import (
+    FloatArray,
+    PeriodIndicator,
+    as_series,
+    check_int,
+    nan_array,
+    rolling_sum,
+    smooth,
+)
 
 
-class SMA:
+class SMA(PeriodIndicator[float]):
     """Arithmetic mean of the last `period` values; a running sum over a ring buffer, O(1)."""
 
-    __slots__ = ("_period", "_sum", "_value", "_window")
+    __slots__ = ("_sum", "_window")
 
     def __init__(self, period: int) -> None:
         self._period = check_int("period", period)
@@ -35,33 +43,17 @@ class SMA:
             return result
         return None
 
-    @property
-    def value(self) -> float | None:
-        return self._value
-
-    @property
-    def ready(self) -> bool:
-        return self._value is not None
-
-    @property
-    def period(self) -> int:
-        return self._period
-
-    @property
-    def warmup(self) -> int:
-        return self._period
-
     def reset(self) -> None:
         self._window.clear()
         self._sum = 0.0
         self._value = None
 
 
-class EMA:
+class EMA(PeriodIndicator[float]):
     """Exponential moving average, alpha = 2 / (period + 1), seeded with the SMA of the first
     `period` values (TA-Lib's default), so the first value comes with the period-th update."""
 
-    __slots__ = ("_alpha", "_count", "_period", "_sum", "_value")
+    __slots__ = ("_alpha", "_count", "_sum")
 
     def __init__(self, period: int) -> None:
         self._period = check_int("period", period)
@@ -84,24 +76,8 @@ class EMA:
         return None
 
     @property
-    def value(self) -> float | None:
-        return self._value
-
-    @property
-    def ready(self) -> bool:
-        return self._value is not None
-
-    @property
-    def period(self) -> int:
-        return self._period
-
-    @property
     def alpha(self) -> float:
         return self._alpha
-
-    @property
-    def warmup(self) -> int:
-        return self._period
 
     def reset(self) -> None:
         self._count = 0

@@ -11,6 +11,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from tradeforge.indicators.base import (
     FloatArray,
+    PeriodIndicator,
     as_series,
     check_float,
     check_int,
@@ -23,12 +24,12 @@ _CHUNK_VALUES = 4_000_000  # bounds the temporary copy made by the windowed vari
 _REFRESH_MIN = 64
 
 
-class ATR:
+class ATR(PeriodIndicator[float]):
     """Wilder's average true range. True range needs the previous close, so the first bar only
     supplies one; the first ATR is the mean of the next `period` true ranges and then
     atr = (atr * (period - 1) + tr) / period, exactly as TA-Lib does."""
 
-    __slots__ = ("_count", "_period", "_previous_close", "_sum", "_value")
+    __slots__ = ("_count", "_previous_close", "_sum")
 
     def __init__(self, period: int = 14) -> None:
         self._period = check_int("period", period)
@@ -57,18 +58,6 @@ class ATR:
         return None
 
     @property
-    def value(self) -> float | None:
-        return self._value
-
-    @property
-    def ready(self) -> bool:
-        return self._value is not None
-
-    @property
-    def period(self) -> int:
-        return self._period
-
-    @property
     def warmup(self) -> int:
         return self._period + 1
 
@@ -79,7 +68,7 @@ class ATR:
         self._value = None
 
 
-class Bollinger:
+class Bollinger(PeriodIndicator[tuple[float, float, float]]):
     """Bollinger bands: SMA(period) ± k * population standard deviation over the same window.
 
     The variance is kept with a sliding Welford update, M2 += (x - old)(x - mean' + old - mean),
@@ -90,18 +79,7 @@ class Bollinger:
     max(period, 64) bars the anchor, sum and M2 are recomputed exactly from the window (amortized
     O(1)), which also keeps the running sums from drifting."""
 
-    __slots__ = (
-        "_anchor",
-        "_countdown",
-        "_k",
-        "_m2",
-        "_period",
-        "_refresh",
-        "_shift",
-        "_sum",
-        "_value",
-        "_window",
-    )
+    __slots__ = ("_anchor", "_countdown", "_k", "_m2", "_refresh", "_shift", "_sum", "_window")
     _anchor: float
     _countdown: int
     _m2: float
@@ -152,20 +130,8 @@ class Bollinger:
         return self._value
 
     @property
-    def ready(self) -> bool:
-        return self._value is not None
-
-    @property
-    def period(self) -> int:
-        return self._period
-
-    @property
     def k(self) -> float:
         return self._k
-
-    @property
-    def warmup(self) -> int:
-        return self._period
 
     def reset(self) -> None:
         self._window.clear()

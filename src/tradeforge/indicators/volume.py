@@ -10,7 +10,14 @@ from itertools import pairwise
 import numpy as np
 import numpy.typing as npt
 
-from tradeforge.indicators.base import FloatArray, as_series, check_int, nan_array, rolling_sum
+from tradeforge.indicators.base import (
+    FloatArray,
+    PeriodIndicator,
+    as_series,
+    check_int,
+    nan_array,
+    rolling_sum,
+)
 
 
 class VWAP:
@@ -59,11 +66,11 @@ class VWAP:
         self._value = None
 
 
-class RollingVWAP:
+class RollingVWAP(PeriodIndicator[float]):
     """sum(typical * volume) / sum(volume) over the last `period` bars; None during the warm-up and
     while the window holds no volume at all (counted exactly, not read off a float running sum)."""
 
-    __slots__ = ("_period", "_sum_pv", "_sum_v", "_traded", "_value", "_window")
+    __slots__ = ("_sum_pv", "_sum_v", "_traded", "_window")
 
     def __init__(self, period: int = 20) -> None:
         self._period = check_int("period", period)
@@ -95,22 +102,6 @@ class RollingVWAP:
             return None
         result = self._value = self._sum_pv / self._sum_v
         return result
-
-    @property
-    def value(self) -> float | None:
-        return self._value
-
-    @property
-    def ready(self) -> bool:
-        return self._value is not None
-
-    @property
-    def period(self) -> int:
-        return self._period
-
-    @property
-    def warmup(self) -> int:
-        return self._period
 
     def reset(self) -> None:
         self._window.clear()
