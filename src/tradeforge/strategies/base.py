@@ -5,9 +5,8 @@ from __future__ import annotations
 import dataclasses
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, NamedTuple, Protocol, TypeVar
 
 from tradeforge.domain.data import Bar, Tick
 from tradeforge.domain.errors import ValidationError
@@ -20,9 +19,9 @@ if TYPE_CHECKING:
 ConfigT = TypeVar("ConfigT")
 
 
-@dataclass(frozen=True, slots=True)
-class BarView:
-    """A bar as strategies see it: floats (ADR 5), converted once from the domain bar by the runner."""
+class BarView(NamedTuple):
+    """A bar as strategies see it: floats (ADR 5). Immutable; a named tuple because a backtest makes
+    one per bar and a tuple is the cheapest immutable record Python builds."""
 
     symbol: str
     timeframe: str
@@ -47,9 +46,8 @@ class BarView:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class TickView:
-    """A trade print as strategies see it, with float price and size."""
+class TickView(NamedTuple):
+    """A trade print as strategies see it, with float price and size (a named tuple, as BarView)."""
 
     symbol: str
     ts: int

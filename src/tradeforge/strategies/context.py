@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from tradeforge.domain.commands import CancelAllOrders, CancelOrder, Command, SubmitOrder
+from tradeforge.domain.copies import Reduction, reduce_fields
 from tradeforge.domain.errors import ValidationError
 from tradeforge.domain.fills import OrderSide
 from tradeforge.domain.instruments import Instrument
@@ -42,6 +43,39 @@ class OrderView:
     filled_quantity: Decimal
     average_price: Decimal | None
     reject_reason: str | None
+
+    def __init__(
+        self,
+        id: str,
+        client_order_id: str,
+        symbol: str,
+        side: OrderSide,
+        type: OrderType,
+        quantity: Decimal,
+        price: Decimal | None,
+        stop_price: Decimal | None,
+        status: OrderStatus,
+        filled_quantity: Decimal,
+        average_price: Decimal | None,
+        reject_reason: str | None,
+    ) -> None:
+        # Written out: compiled, an explicit __init__ is native code and the dataclass one is not
+        # (ADR 7; one per order a strategy sends). object.__setattr__ because the class is frozen.
+        object.__setattr__(self, "id", id)
+        object.__setattr__(self, "client_order_id", client_order_id)
+        object.__setattr__(self, "symbol", symbol)
+        object.__setattr__(self, "side", side)
+        object.__setattr__(self, "type", type)
+        object.__setattr__(self, "quantity", quantity)
+        object.__setattr__(self, "price", price)
+        object.__setattr__(self, "stop_price", stop_price)
+        object.__setattr__(self, "status", status)
+        object.__setattr__(self, "filled_quantity", filled_quantity)
+        object.__setattr__(self, "average_price", average_price)
+        object.__setattr__(self, "reject_reason", reject_reason)
+
+    def __reduce__(self) -> Reduction:
+        return reduce_fields(self)
 
     @classmethod
     def of(cls, order: Order) -> OrderView:

@@ -142,6 +142,11 @@ class OrderEmulator:
         self._trailing.clear()
 
     # --- driving -------------------------------------------------------------------------------
+    @property
+    def tracks_orders(self) -> bool:
+        """Whether on_order has anything to follow (a bracket or a trailing stop in flight)."""
+        return bool(self._entries or self._exits or self._trailing)
+
     def on_order(self, order: Order) -> None:
         """Called for every event of one of the strategy's orders, with the live order."""
         cid = order.client_order_id
@@ -151,6 +156,11 @@ class OrderEmulator:
             self._on_exit(self._exits[cid], order)
         elif cid in self._trailing:
             self._on_trailing_order(self._trailing[cid], order)
+
+    @property
+    def watches_bars(self) -> bool:
+        """Whether on_bar has anything to do (a trailing stop to move)."""
+        return bool(self._trailing)
 
     def on_bar(self, symbol: str, close: Decimal) -> None:
         for trailing in [t for t in self._trailing.values() if t.instrument.symbol == symbol]:

@@ -13,6 +13,10 @@ from tradeforge.strategies.base import Strategy, config_schema
 ENTRY_POINT_GROUP = "tradeforge.strategies"
 BUILTINS: dict[str, str] = {
     "sma_cross": "tradeforge.strategies.builtin.sma_cross:SmaCross",
+    "rsi_reversion": "tradeforge.strategies.builtin.rsi_reversion:RsiReversion",
+    "breakout": "tradeforge.strategies.builtin.breakout:Breakout",
+    "support_resistance": "tradeforge.strategies.builtin.support_resistance:SupportResistance",
+    "grid": "tradeforge.strategies.builtin.grid:Grid",
 }
 
 

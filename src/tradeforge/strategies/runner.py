@@ -71,6 +71,19 @@ class SettingsStateStore:
 
 
 @dataclass(slots=True)
+class MemoryStateStore:
+    """Strategy state kept in memory (backtests, which never restart midway)."""
+
+    blobs: dict[str, str] = field(default_factory=dict)
+
+    def load(self, strategy_id: str) -> str | None:
+        return self.blobs.get(strategy_id)
+
+    def save(self, strategy_id: str, blob: str) -> None:
+        self.blobs[strategy_id] = blob
+
+
+@dataclass(slots=True)
 class _Slot:
     strategy_id: str
     strategy: Strategy[Any]
@@ -83,6 +96,8 @@ class _Slot:
     saved: str | None = None
     books: dict[str, Position] = field(default_factory=dict)
     fills: int = 0
+    hears_events: bool = True  # the strategy overrides on_order_event
+    hears_fills: bool = True  # the strategy overrides on_fill
 
 
 class StrategyRunner:
@@ -92,13 +107,21 @@ class StrategyRunner:
     emulation acting for it, fails that strategy alone: it is marked failed with the error text,
     its working orders are cancelled, StrategyFailed is published, and the caller never sees it."""
 
-    def __init__(self, system: TradingSystem, state_store: StateStore | None = None) -> None:
+    def __init__(
+        self, system: TradingSystem, state_store: StateStore | None = None, *, save_every_hook: bool = True
+    ) -> None:
+        """save_every_hook=False saves a strategy's state only when it stops (backtests, where a
+        restart cannot happen mid-run and serializing state after every bar would dominate)."""
         self._system = system
+        self._save_every_hook = save_every_hook
         self._store: StateStore = state_store or SettingsStateStore(system)
+        self.state_store = self._store
         self._slots: dict[str, _Slot] = {}
         self._by_topic: dict[str, list[_Slot]] = {}
+        self._bar_handlers: dict[tuple[str, str], Callable[[BarView, Decimal | None], None]] = {}
         self._owners: dict[str, str] = {}  # order id -> strategy id
         system.bus.subscribe(topics.ALL_ORDER_EVENTS, self._on_order_event)
+        system.bus.subscribe(strategy_topics.DATA_READY, self._on_data_ready)
 
     # --- lifecycle -----------------------------------------------------------------------------
     def add(
@@ -115,6 +138,9 @@ class StrategyRunner:
         context.attach(emulator)
         strategy.bind(context)
         slot = _Slot(strategy_id, strategy, tuple(symbols), timeframe, context, emulator)
+        kind = type(strategy)
+        slot.hears_events = kind.on_order_event is not Strategy.on_order_event
+        slot.hears_fills = kind.on_fill is not Strategy.on_fill
         self._slots[strategy_id] = slot
         for symbol in slot.symbols:
             self._route(topics.bars(symbol, timeframe), slot, self._on_bar)
@@ -144,6 +170,8 @@ class StrategyRunner:
             return slot.status
         with self._system.recorder.unit():
             self._call(slot, "on_stop", slot.strategy.on_stop)
+            if not self._save_every_hook:
+                self._save(slot)
             if slot.status is StrategyStatus.RUNNING:
                 slot.status = StrategyStatus.STOPPED
                 slot.emulator.clear()
@@ -177,16 +205,69 @@ class StrategyRunner:
         self._by_topic[topic].append(slot)
 
     def _on_bar(self, bar: Bar) -> None:
-        slots = self._by_topic.get(topics.bars(bar.symbol, bar.timeframe), ())
-        view: BarView | None = None
-        for slot in slots:
-            if slot.status is not StrategyStatus.RUNNING:
-                continue
-            view = view or BarView.from_bar(bar)
-            self._call(slot, "emulation", slot.emulator.on_bar, bar.symbol, bar.close)
-            self._call(slot, "on_bar", slot.strategy.on_bar, view)
+        # Deferred to after the unit: the venue matched this bar in the same unit, and its fills are
+        # published (after commit) before the bar reaches strategies — as in the backtester.
+        self._system.recorder.publish(strategy_topics.DATA_READY, bar)
+
+    def _on_data_ready(self, data: Bar | Tick) -> None:
+        if isinstance(data, Bar):
+            slots = self._by_topic.get(topics.bars(data.symbol, data.timeframe), ())
+            if any(slot.status is StrategyStatus.RUNNING for slot in slots):
+                with self._system.recorder.unit():
+                    key = (data.symbol, data.timeframe)
+                    deliver = self._bar_handlers.get(key)
+                    if deliver is None:  # made once the topic has slots: it holds that very list
+                        deliver = self._bar_handlers[key] = self.bar_handler(*key)
+                    deliver(BarView.from_bar(data), data.close)
+        else:
+            with self._system.recorder.unit():
+                self._deliver_tick(data)
+
+    def bar_handler(self, symbol: str, timeframe: str) -> Callable[[BarView, Decimal | None], None]:
+        """How strategies get each bar of (symbol, timeframe) — from the bus here, and directly from
+        a driver (the backtester): routing, emulation and isolation. The Decimal close (for trailing
+        stops) is given, or (None) read from the portfolio only when an emulation needs it. Written
+        out flat because it runs once per bar."""
+        slots = self._by_topic.get(topics.bars(symbol, timeframe), [])
+        last_price = self._system.portfolio.last_price
+        running = StrategyStatus.RUNNING
+
+        def deliver(view: BarView, close: Decimal | None) -> None:
+            for slot in slots:
+                if slot.status is not running:
+                    continue
+                if slot.emulator.watches_bars:
+                    price = close if close is not None else last_price(symbol)
+                    if price is not None:
+                        self._call(slot, "emulation", slot.emulator.on_bar, symbol, price)
+                    if slot.status is not running:
+                        continue
+                try:
+                    slot.strategy.on_bar(view)
+                except Exception as error:
+                    self._fail(slot, "on_bar", error)
+                    continue
+                if self._save_every_hook:
+                    self._save(slot)
+
+        return deliver
+
+    def tick_handler(self, symbol: str) -> Callable[[TickView], None]:
+        """As bar_handler, for the prints of `symbol` (strategies' on_tick)."""
+        slots = self._by_topic.get(topics.ticks(symbol), [])
+        running = StrategyStatus.RUNNING
+
+        def deliver(view: TickView) -> None:
+            for slot in slots:
+                if slot.status is running:
+                    self._call(slot, "on_tick", slot.strategy.on_tick, view)
+
+        return deliver
 
     def _on_tick(self, tick: Tick) -> None:
+        self._system.recorder.publish(strategy_topics.DATA_READY, tick)
+
+    def _deliver_tick(self, tick: Tick) -> None:
         view: TickView | None = None
         for slot in self._by_topic.get(topics.ticks(tick.symbol), ()):
             if slot.status is StrategyStatus.RUNNING:
@@ -206,13 +287,20 @@ class StrategyRunner:
             self._book(slot, event.fill)
         if slot.status is not StrategyStatus.RUNNING:
             return
-        order = self._system.oms.get(event.order_id)
+        filled = isinstance(event, OrderFilled)
+        emulating = slot.emulator.tracks_orders
+        # Hooks the strategy does not override do nothing: not calling them saves a unit per event.
+        if not (emulating or slot.hears_events or (filled and slot.hears_fills)):
+            return
         with self._system.recorder.unit():
-            if order is not None:
-                self._call(slot, "emulation", slot.emulator.on_order, order)
-            self._call(slot, "on_order_event", slot.strategy.on_order_event, event)
-            if isinstance(event, OrderFilled):
-                self._call(slot, "on_fill", slot.strategy.on_fill, event.fill)
+            if emulating:
+                order = self._system.oms.get(event.order_id)
+                if order is not None:
+                    self._call(slot, "emulation", slot.emulator.on_order, order)
+            if slot.hears_events:
+                self._call(slot, "on_order_event", slot.strategy.on_order_event, event)
+            if filled and slot.hears_fills:
+                self._call(slot, "on_fill", slot.strategy.on_fill, event.fill)  # type: ignore[attr-defined]
 
     def _owner(self, event: OrderEvent) -> str | None:
         if isinstance(event, OrderSubmitted):
@@ -236,7 +324,8 @@ class StrategyRunner:
         except Exception as error:
             self._fail(slot, hook, error)
             return
-        self._save(slot)
+        if self._save_every_hook:
+            self._save(slot)
 
     def _save(self, slot: _Slot) -> None:
         try:

@@ -29,15 +29,17 @@ class SmaCross(Strategy[SmaCrossConfig]):
     config_class = SmaCrossConfig
 
     def on_start(self) -> None:
-        self._crosses: dict[str, ExactSMACross] = {}
+        # Per symbol: the crossover and the tick scale its integer prices are counted in.
+        self._crosses: dict[str, tuple[ExactSMACross, int]] = {}
 
     def on_bar(self, bar: BarView) -> None:
-        cross = self._crosses.get(bar.symbol)
-        if cross is None:
+        entry = self._crosses.get(bar.symbol)
+        if entry is None:
             tick = self.ctx.instrument(bar.symbol).tick_size
             decimals = max(0, -int(tick.normalize().as_tuple().exponent))
-            cross = self._crosses[bar.symbol] = ExactSMACross(self.config.fast, self.config.slow, decimals)
-        signal = cross.update(bar.close)
+            cross = ExactSMACross(self.config.fast, self.config.slow, decimals)
+            entry = self._crosses[bar.symbol] = (cross, 10**decimals)
+        signal = entry[0].update_ticks(round(bar.close * entry[1]))
         if signal == 0:
             return
         held = self._held(bar.symbol)
