@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tradeforge.backtest.metrics import Metrics
-from tradeforge.backtest.report import to_jsonable
+from tradeforge.backtest.metrics import FloatArray, IntArray, Metrics
+from tradeforge.backtest.report import to_jsonable, write_html_report, write_json
 from tradeforge.backtest.trades import RoundTrip
 from tradeforge.domain.values import decimal_str
 
@@ -94,6 +96,31 @@ class BacktestResult:
         payload = self.summary_json()
         payload["round_trips"] = [trip.to_dict() for trip in self.trips]
         return payload
+
+    def write_report(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        title: str,
+        timestamps_ms: IntArray,
+        close: FloatArray,
+        equity: FloatArray,
+    ) -> dict[str, Path]:
+        """Write report.html (equity, drawdown, price with trade markers) and result.json (summary
+        and round trips) into `directory` (created if needed); their paths by name."""
+        target = Path(directory)
+        target.mkdir(parents=True, exist_ok=True)
+        html = write_html_report(
+            target / "report.html",
+            title=title,
+            timestamps_ms=timestamps_ms,
+            close=close,
+            equity=equity,
+            trips=self.trips,
+            metrics=self.metrics,
+            params=self.params,
+        )
+        return {"report": html, "result": write_json(target / "result.json", self.to_dict())}
 
 
 def _no_advance(n: int = 1) -> None:

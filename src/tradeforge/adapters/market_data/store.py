@@ -43,6 +43,7 @@ from tradeforge.adapters.market_data.bar_table import (
 from tradeforge.domain.data import TIMEFRAME_MS
 from tradeforge.domain.errors import ValidationError
 from tradeforge.domain.identifiers import Symbol
+from tradeforge.durable import fsync_directory
 
 VENUE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 SYMBOL_DIR_PATTERN = re.compile(r"^([A-Z0-9]{1,20})-([A-Z0-9]{1,20})$")
@@ -225,7 +226,7 @@ class ParquetBarStore:
             with contextlib.suppress(FileNotFoundError):
                 temp.unlink()
             raise
-        _fsync_directory(target.parent)
+        fsync_directory(target.parent)
 
 
 def dataset_key(venue: str, symbol: str, timeframe: str) -> tuple[str, Symbol, str]:
@@ -251,17 +252,3 @@ def _open(file: Path) -> pq.ParquetFile:
         return pq.ParquetFile(file)
     except (pa.ArrowException, OSError) as error:
         raise ValidationError("path", f"{file}: not a readable bar file ({error})") from error
-
-
-def _fsync_directory(directory: Path) -> None:
-    # Makes the rename itself durable; not every platform can open a directory.
-    try:
-        handle = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(handle)
-    except OSError:
-        pass
-    finally:
-        os.close(handle)

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
 from tradeforge.adapters.paper.accounts import AccountBook
+from tradeforge.adapters.paper.book import Queue, SymbolBook, WorkingOrder
 from tradeforge.adapters.paper.slippage import SlippageModel, round_against
 from tradeforge.domain.balances import fill_cash_flows
 from tradeforge.domain.data import Bar
@@ -22,7 +22,6 @@ from tradeforge.domain.events import (
 )
 from tradeforge.domain.fills import Fill, Liquidity, OrderSide
 from tradeforge.domain.identifiers import IdGenerator
-from tradeforge.domain.instruments import Instrument
 from tradeforge.domain.orders import OrderType, TimeInForce
 from tradeforge.domain.values import ONE, ZERO
 
@@ -35,52 +34,8 @@ _IOC = TimeInForce.IOC
 _FOK = TimeInForce.FOK
 _GTD = TimeInForce.GTD
 
-Queue = dict[str, "WorkingOrder"]
-
-
-@dataclass(slots=True, eq=False)
-class SymbolBook:
-    """One symbol's market state and working orders; each queue keeps time priority by insertion."""
-
-    instrument: Instrument
-    bar: Bar | None = None
-    budget: Decimal = ZERO  # volume of `bar` still available to fills
-    at_open: Queue = field(default_factory=dict)  # market orders (and backtest arrivals) awaiting an open
-    stops: Queue = field(default_factory=dict)  # untriggered stop and stop-limit orders
-    limits: Queue = field(default_factory=dict)  # resting limits, triggered stop-limits included
-
-
-@dataclass(slots=True, eq=False)
-class WorkingOrder:
-    """The venue's own record of an order it holds; the OMS's Order objects are never touched."""
-
-    order_id: str
-    client_order_id: str
-    account_id: str
-    strategy_id: str | None
-    venue_order_id: str
-    book: SymbolBook
-    side: OrderSide
-    type: OrderType
-    tif: TimeInForce
-    quantity: Decimal
-    filled: Decimal
-    price: Decimal | None
-    stop_price: Decimal | None
-    expire_at: int | None
-    triggered: bool = False
-    ref_price: Decimal | None = None  # buys: the unit price the quote reservation is sized on
-    reserved: Decimal = ZERO  # amount of reserve_asset locked for this order
-    queue: Queue | None = None
-
-    @property
-    def remaining(self) -> Decimal:
-        return self.quantity - self.filled
-
-    @property
-    def reserve_asset(self) -> str:
-        instrument = self.book.instrument
-        return instrument.quote if self.side is _BUY else instrument.base
+# A bar's fill budget when fills are not bounded by its volume (backtests that match peers' rules).
+_UNBOUNDED = Decimal("Infinity")
 
 
 def marketable(side: OrderSide, limit: Decimal, price: Decimal) -> bool:
@@ -131,7 +86,7 @@ class MatchingEngine:
         *,
         live: bool,
         fill_on_touch: bool,
-        volume_share: Decimal,
+        volume_share: Decimal | None,
         reservation_buffer: Decimal,
         slippage: SlippageModel,
     ) -> None:
@@ -151,15 +106,15 @@ class MatchingEngine:
 
     # -- reservations -------------------------------------------------------------------------------
 
-    def reference_price(self, order: WorkingOrder) -> Decimal | None:
-        """The unit price a buy's quote reservation is sized on (None: no price known yet)."""
+    def reference_price(self, order: WorkingOrder, close: Decimal | None) -> Decimal | None:
+        """The unit price a buy's quote reservation is sized on (None: no price known yet), given
+        the symbol's current close (last_close)."""
         kind = order.type
         if kind is _LIMIT or kind is _STOP_LIMIT:
             return order.price
         if kind is _STOP and not order.triggered and order.stop_price is not None:
             return order.stop_price * self._buffer_factor
-        bar = order.book.bar
-        return None if bar is None else bar.close * self._buffer_factor
+        return None if close is None else close * self._buffer_factor
 
     def required(self, order: WorkingOrder) -> Decimal:
         """What the order's remaining quantity needs locked: base for sells, quote plus fee for buys."""
@@ -224,20 +179,47 @@ class MatchingEngine:
 
     # -- bars and time ------------------------------------------------------------------------------
 
-    def on_bar(self, bar: Bar, now: int) -> None:
+    def on_bar(self, bar: Bar, now: int, open_price: Decimal | None = None) -> None:
+        """open_price: where orders waiting for an open execute, when not at bar.open (a print
+        matched as a bar from the previous print: orders sent before it execute at its price)."""
         self.expire_due(now)
         book = self.books.get(bar.symbol)
         if book is None:
             return
-        book.bar = bar
-        book.budget = bar.volume * self._volume_share
+        self.set_bar(book, bar)
         if book.at_open:
-            self._match_open(book, bar, now)
+            self._match_open(book, bar.open if open_price is None else open_price, now)
         resting = list(book.limits.values()) if book.limits else None
         if book.stops:
             self._match_stops(book, bar, now)
         if resting:
             self._match_limits(book, bar, resting, now)
+
+    def set_bar(self, book: SymbolBook, bar: Bar) -> None:
+        book.bar = bar
+        share = self._volume_share
+        book.budget = _UNBOUNDED if share is None else bar.volume * share
+
+    def sync(self, book: SymbolBook) -> None:
+        """Catch up with a lazy source's current bar, as if on_bar had seen it with nothing to match."""
+        source = book.source
+        if source is not None:
+            bar = source()
+            if bar is not None and bar is not book.bar:
+                self.set_bar(book, bar)
+
+    def last_close(self, book: SymbolBook) -> Decimal | None:
+        """The symbol's current close, caught up with a lazy source (see SymbolBook.close_source)."""
+        closes = book.close_source
+        if closes is not None and not self._live:
+            return closes()
+        self.sync(book)
+        return None if book.bar is None else book.bar.close
+
+    def has_work(self, symbol: str) -> bool:
+        """Whether a bar of `symbol` could change anything here (working orders or due expiries)."""
+        book = self.books.get(symbol)
+        return book is not None and bool(book.at_open or book.stops or book.limits or self._expiries)
 
     def expire_due(self, now: int) -> None:
         expiries = self._expiries
@@ -247,7 +229,7 @@ class MatchingEngine:
             if order is not None and order.expire_at == expire_at:
                 self.finish(order, OrderExpired(now, order_id), now)
 
-    def _match_open(self, book: SymbolBook, bar: Bar, now: int) -> None:
+    def _match_open(self, book: SymbolBook, open_price: Decimal, now: int) -> None:
         """Market orders (and, in backtest mode, new arrivals) meet the bar's open first."""
         queue = book.at_open
         for order in list(queue.values()):
@@ -255,9 +237,9 @@ class MatchingEngine:
                 continue
             kind = order.type
             if kind is _MARKET or (kind is _STOP and order.triggered):
-                self._take(order, bar.open, None, queue, now)
+                self._take(order, open_price, None, queue, now)
             elif kind is _LIMIT:
-                self._offer(order, bar.open, now)
+                self._offer(order, open_price, now)
             else:
                 self.place(order, book.stops)
 

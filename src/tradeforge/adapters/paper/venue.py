@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from tradeforge.adapters.paper.accounts import AccountBook
-from tradeforge.adapters.paper.matching import MatchingEngine, SymbolBook, WorkingOrder
+from tradeforge.adapters.paper.book import SymbolBook, WorkingOrder
+from tradeforge.adapters.paper.matching import MatchingEngine
 from tradeforge.adapters.paper.slippage import NoSlippage, SlippageModel
 from tradeforge.domain.balances import Balance
 from tradeforge.domain.data import Bar, Tick
@@ -39,18 +40,19 @@ class PaperVenueConfig:
     fill_market_on_submit: True (live paper) fills market and marketable limit orders at once against
         the last bar's close; False (backtest) lets every new order wait for the next bar's open.
     limit_fill_on_touch: a resting limit also fills when the bar only touches its price.
-    max_volume_share: share of each bar's volume that all fills in that bar may take together.
+    max_volume_share: share of each bar's volume that all fills in that bar may take together; None
+        lets fills take any size (the rule of most backtesters).
     market_reservation_buffer: headroom over the last (or stop) price when reserving for market buys.
     slippage: price model for taker fills."""
 
     fill_market_on_submit: bool = True
     limit_fill_on_touch: bool = False
-    max_volume_share: Decimal = ONE
+    max_volume_share: Decimal | None = ONE
     market_reservation_buffer: Decimal = Decimal("0.05")
     slippage: SlippageModel = field(default_factory=NoSlippage)
 
     def __post_init__(self) -> None:
-        if not ZERO < self.max_volume_share <= ONE:
+        if self.max_volume_share is not None and not ZERO < self.max_volume_share <= ONE:
             raise ValueError("max_volume_share must be in (0, 1]")
         if self.market_reservation_buffer < ZERO:
             raise ValueError("market_reservation_buffer must not be negative")
@@ -123,6 +125,7 @@ class PaperVenue:
         record = engine.orders.get(order.id)
         if record is None:
             raise VenueRequestRefused(f"order {order.id} is not working on venue {self.name}")
+        engine.sync(record.book)
         instrument = record.book.instrument
         if quantity <= record.filled:
             raise VenueRequestRefused(f"quantity must be above the filled quantity {record.filled}")
@@ -184,11 +187,15 @@ class PaperVenue:
     def on_tick(self, tick: Tick) -> None:
         """Match against a trade print, as a bar running from the previous print to this one with
         the print's size as volume. Every bar rule then applies unchanged, and a print beyond a
-        resting limit fills it at the limit (the maker's price), as a continuous market would."""
+        resting limit fills it at the limit (the maker's price), as a continuous market would.
+        Orders waiting for an open (market orders sent since the last print) execute at this
+        print's price, not at the previous one they were sent after."""
         price = tick.price
         previous = self.last_price(tick.symbol) or price
         low, high = min(previous, price), max(previous, price)
-        self.on_bar(Bar(tick.symbol, "tick", tick.ts, previous, high, low, price, tick.size))
+        bar = Bar(tick.symbol, "tick", tick.ts, previous, high, low, price, tick.size)
+        self._engine.on_bar(bar, self._clock.now_ms(), open_price=price)
+        self._flush()
 
     def on_time(self, now_ms: int) -> None:
         """Expire GTD orders whose time has come even when no bar arrives."""
@@ -197,21 +204,52 @@ class PaperVenue:
 
     def last_price(self, symbol: str) -> Decimal | None:
         book = self._engine.books.get(symbol)
-        return None if book is None or book.bar is None else book.bar.close
+        if book is None:
+            return None
+        self._engine.sync(book)
+        return None if book.bar is None else book.bar.close
+
+    def bar_from(
+        self,
+        symbol: str,
+        source: Callable[[], Bar | None],
+        close: Callable[[], Decimal | None] | None = None,
+    ) -> None:
+        """Let a driver that calls on_bar only when has_work(symbol) supply the current bar on
+        demand (backtests: a new order meets the current bar's close as if every bar had come);
+        `close`, if given, is that bar's close alone (the same value, cheaper than the bar)."""
+        book = self._engine.books.get(symbol)
+        if book is None:
+            raise ValidationError("symbol", f"unknown instrument {symbol} on venue {self.name}")
+        book.source = source
+        book.close_source = close
+
+    def has_work(self, symbol: str) -> bool:
+        return self._engine.has_work(symbol)
+
+    def order_queues(self, symbol: str) -> tuple[Mapping[str, object], ...]:
+        """The symbol's live queues of working orders (awaiting an open, stops, limits). A bar can
+        change something here only while one is non-empty: a driver that skips on_bar otherwise
+        (the backtester) tests them directly, the cheapest check there is."""
+        book = self._engine.books.get(symbol)
+        if book is None:
+            raise ValidationError("symbol", f"unknown instrument {symbol} on venue {self.name}")
+        return (book.at_open, book.stops, book.limits)
 
     # -- internals ----------------------------------------------------------------------------------
 
     def _submit(self, order: Order, now: int) -> None:
         engine = self._engine
         book = engine.books.get(order.symbol)
-        reason = self._refusal(order, book, now)
+        close = None if book is None else engine.last_close(book)
+        reason = self._refusal(order, book, close, now)
         if reason is not None:
             self._events.append(OrderRejected(now, order.id, reason))
             return
         assert book is not None
         record = self._record(order, book, "", order.filled_quantity)
         if record.side is OrderSide.BUY:
-            record.ref_price = engine.reference_price(record)
+            record.ref_price = engine.reference_price(record, close)
         need = engine.required(record)
         asset = record.reserve_asset
         free = self._accounts.free(order.account_id, asset)
@@ -224,8 +262,8 @@ class PaperVenue:
         self._events.append(OrderAccepted(now, order.id, record.venue_order_id))
         engine.arrive(record, now)
 
-    def _refusal(self, order: Order, book: SymbolBook | None, now: int) -> str | None:
-        """Why the venue refuses a new order, or None."""
+    def _refusal(self, order: Order, book: SymbolBook | None, close: Decimal | None, now: int) -> str | None:
+        """Why the venue refuses a new order (the symbol's current close given), or None."""
         if book is None:
             return f"unknown instrument {order.symbol} on venue {self.name}"
         instrument = book.instrument
@@ -241,8 +279,8 @@ class PaperVenue:
                     return f"a {kind.value} order needs a stop_price"
                 instrument.check_price(order.stop_price, "stop_price")
             reference = order.price if kind in _PRICED else order.stop_price
-            if reference is None and book.bar is not None:
-                reference = book.bar.close
+            if reference is None:
+                reference = close
             if reference is not None:
                 instrument.check_notional(order.quantity, reference)
         except ValidationError as error:
@@ -253,7 +291,7 @@ class PaperVenue:
                 return "a GTD order needs expire_at"
             if order.expire_at <= now:
                 return f"expire_at {order.expire_at} is not in the future"
-        elif self._live and tif in _IMMEDIATE and kind not in _STOPPED and book.bar is None:
+        elif self._live and tif in _IMMEDIATE and kind not in _STOPPED and close is None:
             return f"no market data for {order.symbol}"
         if (order.account_id, order.client_order_id) in self._engine.client_ids:
             return f"duplicate client_order_id {order.client_order_id}"
@@ -289,7 +327,7 @@ class PaperVenue:
             self._next_venue_id = max(self._next_venue_id, int(venue_order_id[1:]) + 1)
         record = self._record(order, book, venue_order_id, order.filled_quantity)
         if record.side is OrderSide.BUY:
-            record.ref_price = engine.reference_price(record)
+            record.ref_price = engine.reference_price(record, engine.last_close(book))
         asset = record.reserve_asset
         need = engine.required(record)
         free = self._accounts.free(order.account_id, asset)
