@@ -1,0 +1,1 @@
+"""The ccxt venue adapter against the local exchange emulator."""

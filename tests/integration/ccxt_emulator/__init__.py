@@ -1,0 +1,1 @@
+"""Unmodified ccxt against the local exchange emulator."""
