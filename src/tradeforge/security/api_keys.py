@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import time
 from dataclasses import replace
@@ -15,6 +16,8 @@ from tradeforge.ports.persistence import ApiKeyRecord, AuditEntry, UnitOfWorkFac
 from tradeforge.security.rbac import Role
 
 KEY_PREFIX = "tf"
+
+ACCOUNT_PATTERN = re.compile(r"[A-Za-z0-9_\-]{1,32}")
 
 
 def hash_key(secret: str) -> str:
@@ -40,23 +43,29 @@ class ApiKeyService:
         self._key_ids = IdGenerator("k")
 
     def _audit(self, ts: int, actor: str, action: str, record: ApiKeyRecord) -> AuditEntry:
-        details = dumps({"name": record.name, "role": record.role})
+        details = dumps({"name": record.name, "role": record.role, "account_id": record.account_id})
         return AuditEntry(self._audit_ids.next(), ts, actor, action, record.id, details)
 
-    def create(self, name: str, role: str, actor: str = "cli") -> tuple[ApiKeyRecord, str]:
+    def create(
+        self, name: str, role: str, actor: str = "cli", account_id: str | None = None
+    ) -> tuple[ApiKeyRecord, str]:
+        """A new key for `account_id` (default: the service's account), its secret shown once."""
         try:
             parsed = Role(role)
         except ValueError:
             raise ValidationError("role", f"must be one of {', '.join(r.value for r in Role)}") from None
         if not name or len(name) > 64:
             raise ValidationError("name", "must be 1-64 characters")
+        account = self._account_id if account_id is None else account_id
+        if not ACCOUNT_PATTERN.fullmatch(account):
+            raise ValidationError("account_id", "must be 1-32 of A-Z a-z 0-9 _ -")
         key_id = self._key_ids.next()
         secret = f"{KEY_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
         record = ApiKeyRecord(
             id=key_id,
             name=name,
             role=parsed.value,
-            account_id=self._account_id,
+            account_id=account,
             key_hash=hash_key(secret),
             created_at=self._clock.now_ms(),
         )
