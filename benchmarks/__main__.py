@@ -1,4 +1,4 @@
-"""Run every benchmark: `make bench` (or `python -m benchmarks [inprocess|rest|indicators]`)."""
+"""Benchmarks: `make bench`, or `python -m benchmarks [inprocess|rest|indicators|backtest_peers|adapter]`."""
 
 from __future__ import annotations
 
@@ -22,7 +22,13 @@ def calibrate() -> float:
 
 
 def main() -> None:
-    wanted = set(sys.argv[1:]) or {"inprocess", "rest", "indicators"}
+    wanted = {arg for arg in sys.argv[1:] if not arg.startswith("-")} or {
+        "inprocess",
+        "rest",
+        "indicators",
+        "backtest_peers",
+        "adapter",
+    }
     from benchmarks.common import console
 
     console.print(f"calibration: a bare 10M-step Python loop takes {calibrate():.3f} s on this machine now")
@@ -40,6 +46,14 @@ def main() -> None:
             from benchmarks import indicators
 
             indicators.main(workdir)
+        if "backtest_peers" in wanted:
+            from benchmarks import backtest_peers
+
+            backtest_peers.main(workdir)
+        if "adapter" in wanted:
+            from benchmarks import adapter
+
+            adapter.main(workdir)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -25,6 +26,11 @@ class LoadResult:
     statuses: dict[int, int] = field(default_factory=dict)
     latencies_ms: list[float] = field(default_factory=list)
     elapsed_s: float = 0.0
+    cpu_s: float = 0.0  # this process's CPU (user + system) while generating the load
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return self.cpu_s * 1000 / self.sent if self.sent else float("nan")
 
     @property
     def rate(self) -> float:
@@ -130,4 +136,12 @@ def run_load(
         runner: Callable[..., LoadResult] = uvloop.run
     except ImportError:
         runner = asyncio.run
-    return runner(_run(host, port, make, connections, duration_s, rate, expect))
+    before = _cpu_seconds()
+    result = runner(_run(host, port, make, connections, duration_s, rate, expect))
+    result.cpu_s = _cpu_seconds() - before
+    return result
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime

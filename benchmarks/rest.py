@@ -1,5 +1,7 @@
 """REST benchmark: orders per second and latency through the real service process, on SQLite and
-PostgreSQL, at a steady 200 orders/s and at saturation, beside a trivial FastAPI route."""
+PostgreSQL, at a steady 200 orders/s and at saturation, beside a trivial FastAPI route. Also the CPU
+each request cost the server process (all its threads) and the load generator: on a shared host the
+rates swing by a third, the CPU per request much less."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -80,8 +83,28 @@ def _order_requests(key: str, run: str) -> object:
     return post_json("/api/v1/orders", body, f"Authorization: Bearer {key}\r\n")
 
 
-def _row(label: str, mode: str, result: LoadResult) -> list[str]:
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of a process and all its threads so far (Linux /proc); None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _measured(pid: int, load: Callable[[], LoadResult]) -> tuple[LoadResult, float | None]:
+    """The load's result and the server's CPU milliseconds per answered request during it."""
+    before = process_cpu_seconds(pid)
+    result = load()
+    after = process_cpu_seconds(pid)
+    if before is None or after is None or not result.sent:
+        return result, None
+    return result, (after - before) * 1000 / result.sent
+
+
+def _row(label: str, mode: str, result: LoadResult, server_cpu_ms: float | None) -> list[str]:
     other = {s: n for s, n in result.statuses.items() if s not in (200, 201)}
+    server = "—" if server_cpu_ms is None else f"{server_cpu_ms:.3f}"
     return [
         label,
         mode,
@@ -90,6 +113,7 @@ def _row(label: str, mode: str, result: LoadResult) -> list[str]:
         f"{result.p50:.2f}",
         f"{result.percentile(99):.2f}",
         f"{result.errors + sum(other.values())}",
+        f"{server}, {result.cpu_ms_per_request:.3f}",
     ]
 
 
@@ -105,26 +129,32 @@ def bench_service(backend: str, workdir: Path) -> list[list[str]]:
             key = (workdir / f"var-{port}" / "admin.key").read_text().strip()
             make = _order_requests(key, f"warm-{backend}")
             run_load("127.0.0.1", port, make, connections=8, duration_s=2.0, rate=None, expect=201)  # warm-up
-            steady = run_load(
-                "127.0.0.1",
-                port,
-                _order_requests(key, f"steady-{backend}"),
-                connections=16,
-                duration_s=STEADY_SECONDS,
-                rate=STEADY_RATE,
-                expect=201,
+            steady = _measured(
+                process.pid,
+                lambda: run_load(
+                    "127.0.0.1",
+                    port,
+                    _order_requests(key, f"steady-{backend}"),
+                    connections=16,
+                    duration_s=STEADY_SECONDS,
+                    rate=STEADY_RATE,
+                    expect=201,
+                ),
             )
-            rows.append(_row(f"orders, {backend}", f"steady {STEADY_RATE}/s", steady))
-            saturated = run_load(
-                "127.0.0.1",
-                port,
-                _order_requests(key, f"sat-{backend}"),
-                connections=SATURATION_CONNECTIONS,
-                duration_s=SATURATION_SECONDS,
-                rate=None,
-                expect=201,
+            rows.append(_row(f"orders, {backend}", f"steady {STEADY_RATE}/s", *steady))
+            saturated = _measured(
+                process.pid,
+                lambda: run_load(
+                    "127.0.0.1",
+                    port,
+                    _order_requests(key, f"sat-{backend}"),
+                    connections=SATURATION_CONNECTIONS,
+                    duration_s=SATURATION_SECONDS,
+                    rate=None,
+                    expect=201,
+                ),
             )
-            rows.append(_row(f"orders, {backend}", f"saturation ({SATURATION_CONNECTIONS} conns)", saturated))
+            rows.append(_row(f"orders, {backend}", "saturation", *saturated))
         finally:
             process.terminate()
             process.wait(timeout=30)
@@ -151,10 +181,17 @@ def bench_trivial(workdir: Path) -> list[list[str]]:
     try:
         _wait_ready(f"http://127.0.0.1:{port}", process, "/ping")
         run_load("127.0.0.1", port, get("/ping"), connections=8, duration_s=1.0)
-        result = run_load(
-            "127.0.0.1", port, get("/ping"), connections=SATURATION_CONNECTIONS, duration_s=SATURATION_SECONDS
+        result = _measured(
+            process.pid,
+            lambda: run_load(
+                "127.0.0.1",
+                port,
+                get("/ping"),
+                connections=SATURATION_CONNECTIONS,
+                duration_s=SATURATION_SECONDS,
+            ),
         )
-        return [_row("trivial FastAPI GET", f"saturation ({SATURATION_CONNECTIONS} conns)", result)]
+        return [_row("trivial FastAPI GET", "saturation", *result)]
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -167,8 +204,9 @@ def main(workdir: Path) -> list[list[str]]:
         rows.extend(bench_service(backend, workdir))
     rows.extend(bench_trivial(workdir))
     show(
-        "REST: POST /api/v1/orders (market, filled, durable before the answer) and a trivial route",
-        ["what", "load", "ok", "req/s", "p50 ms", "p99 ms", "errors"],
+        "REST: POST /api/v1/orders (market, filled, durable before the answer) and a trivial route; "
+        f"saturation = {SATURATION_CONNECTIONS} connections back to back",
+        ["what", "load", "ok", "req/s", "p50 ms", "p99 ms", "errors", "CPU ms/req srv, gen"],
         rows,
     )
     return rows

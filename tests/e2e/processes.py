@@ -30,10 +30,12 @@ def service_environment(var_dir: Path, database_url: str, **extra: str) -> dict[
     env = {name: value for name, value in os.environ.items() if not name.startswith("TRADEFORGE_")}
     # No demo strategy: the tests decide every order the service sees.
     env.update(
-        TRADEFORGE_VAR_DIR=str(var_dir),
-        TRADEFORGE_DATABASE_URL=database_url,
-        TRADEFORGE_STRATEGIES="[]",
-        **extra,
+        {
+            "TRADEFORGE_VAR_DIR": str(var_dir),
+            "TRADEFORGE_DATABASE_URL": database_url,
+            "TRADEFORGE_STRATEGIES": "[]",
+            **extra,
+        }
     )
     return env
 

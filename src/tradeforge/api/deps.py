@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.security.base import SecurityBase
 from pydantic import AfterValidator
 
 from tradeforge.api.schemas import IDENTIFIER_PATTERN, parse_symbol
@@ -16,22 +16,26 @@ from tradeforge.runtime.service import TradingService
 from tradeforge.security.api_keys import hash_key
 from tradeforge.security.rbac import Permission, allows
 
-bearer_scheme = HTTPBearer(
-    auto_error=False,
-    scheme_name="ApiKey",
+MAX_SECRET_LENGTH = 256
+_CHALLENGE = 'Bearer realm="tradeforge"'
+_SCHEME_NAME = "ApiKey"
+_SCHEME = HTTPBearerModel(
     bearerFormat="tf_<id>_<secret>",
     description="An API key: `Authorization: Bearer <key>`. Roles: viewer (read), trader (read, trade), "
     "admin (everything). The first admin key is written to var/admin.key on the first start.",
 )
-MAX_SECRET_LENGTH = 256
-_CHALLENGE = 'Bearer realm="tradeforge"'
 
 
-async def get_service(request: Request) -> TradingService:
+def service_of(request: Request) -> TradingService:
+    """The running trading service; 503 while the system is not (yet, or any more) running."""
     service: TradingService | None = getattr(request.app.state, "service", None)
     if service is None:
         raise HTTPException(503, "the trading system is not running")
     return service
+
+
+async def get_service(request: Request) -> TradingService:
+    return service_of(request)
 
 
 Service = Annotated[TradingService, Depends(get_service)]
@@ -71,20 +75,31 @@ async def get_key_cache(request: Request) -> KeyCache:
 KeyCacheDep = Annotated[KeyCache, Depends(get_key_cache)]
 
 
-async def authenticate(
-    service: Service,
-    cache: KeyCacheDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> ApiKeyRecord:
-    """The API key of the request; 401 when it is missing, unknown or revoked."""
-    if credentials is None:
+def bearer_secret(request: Request) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header (scheme case-insensitive), as FastAPI's
+    HTTPBearer reads it; None when the header is missing, empty or of another scheme."""
+    authorization = request.headers.get("authorization")
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if not scheme or not token or scheme.lower() != "bearer":
+        return None
+    return token
+
+
+async def authorize(request: Request, permission: Permission) -> ApiKeyRecord:
+    """The request's API key if its role has `permission`. In this order: 503 when the system is not
+    running, 401 when the key is missing, unknown or revoked, 403 when its role lacks the permission."""
+    service = service_of(request)
+    secret = bearer_secret(request)
+    if secret is None:
         raise HTTPException(
             401, "an API key is required: Authorization: Bearer <key>", {"WWW-Authenticate": _CHALLENGE}
         )
-    secret = credentials.credentials
-    if len(secret) > MAX_SECRET_LENGTH:
-        record = None
-    else:
+    record = None
+    if len(secret) <= MAX_SECRET_LENGTH:
+        cache: KeyCache = request.app.state.key_cache
         record = cache.get(secret)
         if record is None:
             record = await service.authenticate(secret)
@@ -96,23 +111,34 @@ async def authenticate(
             "the API key is unknown or revoked",
             {"WWW-Authenticate": f'{_CHALLENGE}, error="invalid_token"'},
         )
+    try:
+        allowed = allows(record.role, permission)
+    except ValueError:
+        allowed = False
+    if not allowed:
+        raise HTTPException(403, f"role '{record.role}' lacks the '{permission.value}' permission")
     return record
 
 
-def require(permission: Permission) -> Callable[[ApiKeyRecord], Awaitable[ApiKeyRecord]]:
-    """A dependency answering the authenticated key if its role has `permission`, else 403."""
+class ApiKeyAuth(SecurityBase):
+    """Dependency: the request's API key, checked for `permission` (see `authorize`). One flat
+    dependency instead of a tree (service, key cache, bearer credentials, role check), because FastAPI
+    solves every node of the tree on every request; as a SecurityBase it is still documented as the
+    ApiKey bearer scheme on each operation."""
 
-    async def check_permission(key: Annotated[ApiKeyRecord, Depends(authenticate)]) -> ApiKeyRecord:
-        try:
-            allowed = allows(key.role, permission)
-        except ValueError:
-            allowed = False
-        if not allowed:
-            raise HTTPException(403, f"role '{key.role}' lacks the '{permission.value}' permission")
-        return key
+    def __init__(self, permission: Permission) -> None:
+        self.model = _SCHEME
+        self.scheme_name = _SCHEME_NAME
+        self.permission = permission
 
-    check_permission.__name__ = f"require_{permission.value}"
-    return check_permission
+    async def __call__(self, request: Request) -> ApiKeyRecord:
+        return await authorize(request, self.permission)
+
+
+def require(permission: Permission) -> ApiKeyAuth:
+    """A dependency answering the authenticated key if its role has `permission`: 401 without a valid
+    key, 403 when the role lacks the permission."""
+    return ApiKeyAuth(permission)
 
 
 Viewer = Annotated[ApiKeyRecord, Depends(require(Permission.READ))]

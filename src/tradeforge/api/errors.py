@@ -29,6 +29,7 @@ from tradeforge.runtime.service import (
     NotDurable,
     StrategyExists,
     StrategyNotFound,
+    VenueNotReconciled,
 )
 
 logger = logging.getLogger(__name__)
@@ -111,6 +112,7 @@ DOMAIN_ERRORS: tuple[tuple[type[TradeForgeError], int, str], ...] = (
     (ClientOrderIdConflict, 409, "client-order-id-conflict"),
     (InvalidTransition, 409, "invalid-transition"),
     (StrategyNotFound, 404, "strategy-not-found"),
+    (VenueNotReconciled, 404, "venue-not-reconciled"),
     (StrategyExists, 409, "strategy-exists"),
     (InsufficientBalance, 422, "insufficient-balance"),
     (NotDurable, 503, "not-durable"),

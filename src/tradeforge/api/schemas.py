@@ -26,7 +26,7 @@ from tradeforge.domain.errors import ValidationError
 from tradeforge.domain.fills import Liquidity, OrderSide
 from tradeforge.domain.identifiers import CLIENT_ORDER_ID_PATTERN, Symbol
 from tradeforge.domain.orders import OrderStatus, OrderType, TimeInForce
-from tradeforge.domain.values import decimal_str, normalize
+from tradeforge.domain.values import decimal_str
 from tradeforge.engine.risk_rules import TradingState
 from tradeforge.security.rbac import Role
 
@@ -40,6 +40,7 @@ DECIMAL_TEXT_PATTERN = r"^[+-]?(\d+(\.\d*)?|\.\d+)$"
 # Float repr of up to 15 significant digits is exactly the decimal text it came from (DBL_DIG).
 FLOAT_EXACT_DIGITS = 15
 _WIDE = Context(prec=200)
+_ONE = Decimal(1)
 
 
 def parse_decimal(value: object) -> Decimal:
@@ -70,13 +71,15 @@ def parse_decimal(value: object) -> Decimal:
     reduced = result.normalize(_WIDE)
     if reduced.adjusted() >= MAX_INTEGER_DIGITS:
         raise ValueError(f"must be below 1e{MAX_INTEGER_DIGITS}")
-    exponent = reduced.as_tuple().exponent
+    _, digits, exponent = reduced.as_tuple()
     assert isinstance(exponent, int)
     if -exponent > MAX_FRACTION_DIGITS:
         raise ValueError(f"has more than {MAX_FRACTION_DIGITS} decimal places")
-    if len(reduced.as_tuple().digits) > MAX_SIGNIFICANT_DIGITS:
+    if len(digits) > MAX_SIGNIFICANT_DIGITS:
         raise ValueError(f"has more than {MAX_SIGNIFICANT_DIGITS} significant digits")
-    return normalize(reduced)
+    # What domain.values.normalize answers (trailing zeros stripped, whole numbers in plain notation),
+    # without its second pass: `reduced` is already normalized, exactly.
+    return reduced.quantize(_ONE, context=_WIDE) if exponent > 0 else reduced
 
 
 def _positive(value: Decimal) -> Decimal:
@@ -180,7 +183,14 @@ class OrderRequest(_Request):
         None, description="expiry of a GTD order, ISO 8601 with a timezone", examples=["2030-01-01T00:00:00Z"]
     )
     client_order_id: ClientOrderId | None = None
-    venue: Annotated[str, Field(pattern=r"^[a-z0-9_\-]{1,32}$")] = "paper"
+    venue: Annotated[
+        str,
+        Field(
+            pattern=r"^[a-z0-9_\-]{1,32}$",
+            description='"auto" (default): the venue with the best expected price after fees for this '
+            "size, skipping venues that are down (docs/exchanges.md); or a venue's name, e.g. paper",
+        ),
+    ] = "auto"
     strategy_id: StrategyId | None = None
 
     def to_command(self, account_id: str) -> SubmitOrder:
@@ -413,6 +423,12 @@ class TradingStateRequest(_Request):
 class KeyCreateRequest(_Request):
     name: Annotated[str, Field(min_length=1, max_length=64)]
     role: Role
+    account_id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_\-]{1,32}$",
+        description="the account the key trades and reads (default: the service's account_id); "
+        "a live venue with its own account_id is traded with keys of that account",
+    )
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "grafana", "role": "viewer"}]})
 
@@ -456,6 +472,21 @@ class HealthOut(BaseModel):
     status: Literal["ok"]
 
 
+class VenueOut(BaseModel):
+    name: str
+    kind: str = Field(description="paper, or ccxt for an exchange")
+    up: bool = Field(description="connected, its circuit closed")
+    state: str = Field(description="up (paper); closed, open or half_open (circuit breaker); not_connected")
+    sandbox: bool | None
+    remaining_budget: float | None = Field(description="request budget tokens left (ccxt venues)")
+    consecutive_failures: int
+    last_failure: str
+    trading: str = Field(
+        description="reconciliation gate: active, reducing (only orders that shrink a position), halted"
+    )
+    trading_reason: str
+
+
 class ReadyOut(BaseModel):
     status: Literal["ready"]
     mode: str
@@ -463,3 +494,4 @@ class ReadyOut(BaseModel):
     trading_state: TradingState
     working_orders: int
     replay_bars: int | None = Field(description="bars played by the replay feed, null without replay")
+    venues: list[VenueOut] = Field(description="every venue; a down one is listed with its state")

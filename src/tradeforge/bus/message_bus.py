@@ -5,18 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from tradeforge.bus.errors import HandlerAlreadyRegistered, NoHandler
 from tradeforge.bus.topics import matches
 from tradeforge.domain.commands import Command
 
+__all__ = ["Handler", "HandlerAlreadyRegistered", "MessageBus", "NoHandler"]
+
 Handler = Callable[[Any], Any]
-
-
-class HandlerAlreadyRegistered(RuntimeError):
-    pass
-
-
-class NoHandler(LookupError):
-    pass
 
 
 class MessageBus:
@@ -53,9 +48,19 @@ class MessageBus:
     def publish(self, topic: str, message: object) -> None:
         route = self._routes.get(topic)
         if route is None:
-            route = self._routes[topic] = tuple(h for p, h in self._subscriptions if matches(p, topic))
+            route = self._route(topic)
         for handler in route:
             handler(message)
+
+    def wants(self, topic: str) -> bool:
+        """Whether anyone subscribes to `topic` now (cached like publishing's routes): lets a
+        publisher skip building a message nobody would receive."""
+        route = self._routes.get(topic)
+        return bool(route if route is not None else self._route(topic))
+
+    def _route(self, topic: str) -> tuple[Handler, ...]:
+        route = self._routes[topic] = tuple(h for p, h in self._subscriptions if matches(p, topic))
+        return route
 
     def has_subscribers(self, topic: str) -> bool:
         return any(matches(p, topic) for p, _ in self._subscriptions)

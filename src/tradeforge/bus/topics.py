@@ -10,6 +10,7 @@ FILLS = "events.fill"
 POSITIONS = "events.position"
 BALANCES = "events.balance"
 RISK = "events.risk"
+RECONCILIATION = "events.reconciliation"
 BARS = "data.bars"
 TICKS = "data.ticks"
 LAST_PRICE = "data.last"
@@ -37,6 +38,11 @@ def risk(kind: str) -> str:
     return f"{RISK}.{kind}"
 
 
+def reconciliation(venue: str, kind: str) -> str:
+    """kind: corrected, flagged, state or completed (engine/reconciliation_events.py)."""
+    return f"{RECONCILIATION}.{venue}.{kind}"
+
+
 def bars(symbol: str, timeframe: str) -> str:
     return f"{BARS}.{symbol}.{timeframe}"
 
@@ -54,6 +60,7 @@ ALL_FILLS = f"{FILLS}.*"
 ALL_POSITIONS = f"{POSITIONS}.*"
 ALL_BALANCES = f"{BALANCES}.*"
 ALL_RISK = f"{RISK}.*"
+ALL_RECONCILIATION = f"{RECONCILIATION}.>"
 ALL_BARS = f"{BARS}.>"
 ALL_TICKS = f"{TICKS}.*"
 ALL_LAST_PRICES = f"{LAST_PRICE}.*"

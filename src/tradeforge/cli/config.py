@@ -62,8 +62,9 @@ def check() -> None:
 
     Checks every instrument definition,
     every replay feed file (exists, has the OHLCV columns, first bars parse), the risk limits, every
-    strategy (name, parameters, symbols), the var directory and the database (reachable, schema
-    revision). Prints the effective settings (passwords and secrets masked) and the result of each
+    strategy (name, parameters, symbols), the var directory, the database (reachable, schema
+    revision) and every live venue (its stored credential opens with the master key; nothing
+    connects). Prints the effective settings (passwords and secrets masked) and the result of each
     check. Exits 0 when everything is valid, 1 with the list of problems otherwise (also for invalid
     variables such as TRADEFORGE_PORT=abc)."""
     settings = load_settings()
@@ -75,6 +76,7 @@ def check() -> None:
     _check_var_dir(settings.var_dir, report)
     with console(stderr=True).status("checking the database ..."):
         _check_database(settings, report)
+    _check_venues(settings, report)
 
     out = console()
     out.print(settings_table(settings))
@@ -264,6 +266,14 @@ def _check_strategies(settings: Settings, instruments: dict[str, Any], report: R
             continue
         state = "started" if item.enabled else "added, not started"
         report.ok(label, f"{item.name} on {', '.join(item.symbols)} {item.timeframe} ({state})")
+
+
+def _check_venues(settings: Settings, report: Report) -> None:
+    """Live venues: credentials, master key and transport override (runtime/venue_checks.py)."""
+    from tradeforge.runtime.venue_checks import check_venues
+
+    for name, ok, detail in check_venues(settings):
+        (report.ok if ok else report.problem)(name, detail)
 
 
 def _check_var_dir(var_dir: Path, report: Report) -> None:

@@ -43,6 +43,14 @@ def create(
         str | None,
         typer.Option("--name", help="A label to recognise the key by (1-64 characters). Default: the role."),
     ] = None,
+    account: Annotated[
+        str | None,
+        typer.Option(
+            "--account",
+            help="The account the key trades and reads (default: the account_id setting). A live "
+            "venue configured with its own account_id is traded with keys of that account.",
+        ),
+    ] = None,
 ) -> None:
     """Create an API key and print it once, as the last line of output.
 
@@ -56,7 +64,7 @@ def create(
     settings = load_settings()
     with api_key_service(settings) as keys:
         try:
-            record, secret = keys.create(name or role.value, role.value, actor="cli")
+            record, secret = keys.create(name or role.value, role.value, actor="cli", account_id=account)
         except ValidationError as error:
             fail(f"{error.field}: {error.message}")
     summary = Table.grid(padding=(0, 2))

@@ -6,14 +6,28 @@ import inspect
 
 import typer
 
-from tradeforge.cli import account, config, data, db, keys, orders, risk, run
+from tradeforge.cli import (
+    account,
+    backtest,
+    config,
+    credentials,
+    data,
+    db,
+    keys,
+    optimize,
+    orders,
+    reconciliation,
+    risk,
+    run,
+)
 
 app = typer.Typer(
     name="tradeforge",
     help=(
         "TradeForge: self-hosted automated trading service.\n\n"
         "Local commands (run, keys, db, config, data) read the settings: TRADEFORGE_* environment "
-        "variables and ./tradeforge.toml. Remote commands (orders, positions, balances, fills, risk) "
+        "variables and ./tradeforge.toml. Remote commands (orders, positions, balances, fills, risk, "
+        "reconciliation) "
         "talk to the running service at --url / TRADEFORGE_API_URL with --key / TRADEFORGE_API_KEY."
     ),
     no_args_is_help=True,
@@ -23,14 +37,18 @@ app = typer.Typer(
 
 app.command("run")(run.run)
 app.add_typer(keys.app, name="keys")
+app.add_typer(credentials.app, name="credentials")
 app.add_typer(orders.app, name="orders")
 app.command("positions")(account.positions)
 app.command("balances")(account.balances)
 app.command("fills")(account.fills)
 app.add_typer(risk.app, name="risk")
+app.add_typer(reconciliation.app, name="reconciliation")
 app.add_typer(db.app, name="db")
 app.add_typer(data.app, name="data")
 app.add_typer(config.app, name="config")
+app.command("backtest")(backtest.backtest)
+app.command("optimize")(optimize.optimize)
 
 
 def reflow(text: str) -> str:

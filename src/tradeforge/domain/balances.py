@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from tradeforge.domain.copies import Reduction, reduce_fields
 from tradeforge.domain.errors import InsufficientBalance
 from tradeforge.domain.fills import Fill, OrderSide
 from tradeforge.domain.values import ZERO
@@ -19,6 +20,20 @@ class Balance:
     total: Decimal = ZERO
     locked: Decimal = ZERO
     updated_at: int = 0
+
+    def __init__(
+        self, account_id: str, asset: str, total: Decimal = ZERO, locked: Decimal = ZERO, updated_at: int = 0
+    ) -> None:
+        # Written out: compiled, an explicit __init__ is native code and the dataclass one is not
+        # (ADR 7; every stored unit copies the balances it changed).
+        self.account_id = account_id
+        self.asset = asset
+        self.total = total
+        self.locked = locked
+        self.updated_at = updated_at
+
+    def __reduce__(self) -> Reduction:
+        return reduce_fields(self)
 
     @property
     def free(self) -> Decimal:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from tradeforge.domain.copies import Reduction, reduce_fields
+
 
 @dataclass(frozen=True, slots=True)
 class Bar:
@@ -19,6 +21,32 @@ class Bar:
     close: Decimal
     volume: Decimal
 
+    # Written out (ADR 7): compiled, an explicit __init__ is native code, while the one dataclass
+    # generates stays interpreted (measured: about 1.5 µs against 60 ns a record). object.__setattr__
+    # because the class is frozen; both builds run this same code.
+    def __init__(
+        self,
+        symbol: str,
+        timeframe: str,
+        ts: int,
+        open: Decimal,
+        high: Decimal,
+        low: Decimal,
+        close: Decimal,
+        volume: Decimal,
+    ) -> None:
+        object.__setattr__(self, "symbol", symbol)
+        object.__setattr__(self, "timeframe", timeframe)
+        object.__setattr__(self, "ts", ts)
+        object.__setattr__(self, "open", open)
+        object.__setattr__(self, "high", high)
+        object.__setattr__(self, "low", low)
+        object.__setattr__(self, "close", close)
+        object.__setattr__(self, "volume", volume)
+
+    def __reduce__(self) -> Reduction:
+        return reduce_fields(self)
+
     @property
     def close_ts(self) -> int:
         return self.ts + TIMEFRAME_MS[self.timeframe]
@@ -32,6 +60,16 @@ class Tick:
     ts: int
     price: Decimal
     size: Decimal
+
+    def __init__(self, symbol: str, ts: int, price: Decimal, size: Decimal) -> None:
+        # Written out for the compiled build, as Bar's.
+        object.__setattr__(self, "symbol", symbol)
+        object.__setattr__(self, "ts", ts)
+        object.__setattr__(self, "price", price)
+        object.__setattr__(self, "size", size)
+
+    def __reduce__(self) -> Reduction:
+        return reduce_fields(self)
 
 
 TIMEFRAME_MS: dict[str, int] = {

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
+from tradeforge.domain.copies import Reduction, reduce_fields
 from tradeforge.domain.errors import InvalidTransition, OrderNotAmendable, ValidationError
 from tradeforge.domain.events import (
     OrderAccepted,
@@ -15,6 +16,7 @@ from tradeforge.domain.events import (
     OrderExpired,
     OrderFilled,
     OrderRejected,
+    OrderSubmitted,
     OrderTriggered,
 )
 from tradeforge.domain.fills import OrderSide
@@ -109,6 +111,61 @@ class Order:
     triggered: bool = False
     version: int = 0
 
+    def __init__(
+        self,
+        id: str,
+        client_order_id: str,
+        account_id: str,
+        venue: str,
+        symbol: str,
+        side: OrderSide,
+        type: OrderType,
+        quantity: Decimal,
+        price: Decimal | None,
+        stop_price: Decimal | None,
+        time_in_force: TimeInForce,
+        expire_at: int | None,
+        strategy_id: str | None,
+        created_at: int,
+        updated_at: int,
+        _status: OrderStatus = OrderStatus.PENDING,
+        filled_quantity: Decimal = ZERO,
+        filled_notional: Decimal = ZERO,
+        fees: Decimal = ZERO,
+        venue_order_id: str | None = None,
+        reject_reason: str | None = None,
+        triggered: bool = False,
+        version: int = 0,
+    ) -> None:
+        # Written out: compiled, an explicit __init__ is native code and the dataclass one is not
+        # (ADR 7; one per order). The fields above stay the record's declaration.
+        self.id = id
+        self.client_order_id = client_order_id
+        self.account_id = account_id
+        self.venue = venue
+        self.symbol = symbol
+        self.side = side
+        self.type = type
+        self.quantity = quantity
+        self.price = price
+        self.stop_price = stop_price
+        self.time_in_force = time_in_force
+        self.expire_at = expire_at
+        self.strategy_id = strategy_id
+        self.created_at = created_at
+        self.updated_at = updated_at
+        self._status = _status
+        self.filled_quantity = filled_quantity
+        self.filled_notional = filled_notional
+        self.fees = fees
+        self.venue_order_id = venue_order_id
+        self.reject_reason = reject_reason
+        self.triggered = triggered
+        self.version = version
+
+    def __reduce__(self) -> Reduction:
+        return reduce_fields(self)
+
     @property
     def status(self) -> OrderStatus:
         return self._status
@@ -175,6 +232,25 @@ class Order:
         self.quantity = event.quantity
         self.price = event.price
         self.stop_price = event.stop_price
+
+    def submitted_event(self, ts: int) -> OrderSubmitted:
+        """The event that records this order's creation (what the OMS, and reconciliation when it
+        adopts a venue order, write first)."""
+        return OrderSubmitted(
+            ts,
+            self.id,
+            self.client_order_id,
+            self.symbol,
+            # str() of a StrEnum is its value, without the enum module's interpreted property.
+            str(self.side),
+            str(self.type),
+            self.quantity,
+            self.price,
+            self.stop_price,
+            str(self.time_in_force),
+            self.venue,
+            self.strategy_id,
+        )
 
     def check_amendable(self, quantity: Decimal | None, price: Decimal | None) -> None:
         """Refuse an amend the transition table or the order type would not take, before any venue call."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
+from decimal import Context, Decimal
 
+from tradeforge.domain.copies import Reduction, reduce_fields
 from tradeforge.domain.fills import Fill
 from tradeforge.domain.values import ZERO
 
@@ -12,6 +13,7 @@ from tradeforge.domain.values import ZERO
 # step is a sum, so realized + unrealized stays exactly equal to the fills' cash flows.
 RELEASE_QUANTUM = Decimal("1e-20")
 POSITION_PRECISION = 60
+_EXACT = Context(prec=POSITION_PRECISION)
 
 
 @dataclass(slots=True)
@@ -29,6 +31,29 @@ class Position:
     realized_pnl: Decimal = ZERO
     fees: Decimal = ZERO
     updated_at: int = 0
+
+    def __init__(
+        self,
+        account_id: str,
+        symbol: str,
+        quantity: Decimal = ZERO,
+        cost_basis: Decimal = ZERO,
+        realized_pnl: Decimal = ZERO,
+        fees: Decimal = ZERO,
+        updated_at: int = 0,
+    ) -> None:
+        # Written out: compiled, an explicit __init__ is native code and the dataclass one is not
+        # (ADR 7; every stored unit copies the positions it changed).
+        self.account_id = account_id
+        self.symbol = symbol
+        self.quantity = quantity
+        self.cost_basis = cost_basis
+        self.realized_pnl = realized_pnl
+        self.fees = fees
+        self.updated_at = updated_at
+
+    def __reduce__(self) -> Reduction:
+        return reduce_fields(self)
 
     @property
     def average_price(self) -> Decimal | None:
@@ -50,14 +75,15 @@ class Position:
             if closing == abs(quantity):
                 released = self.cost_basis
             else:
-                with localcontext() as context:
-                    context.prec = POSITION_PRECISION
-                    released = (self.cost_basis * closing / abs(quantity)).quantize(RELEASE_QUANTUM)
+                released = _EXACT.divide(_EXACT.multiply(self.cost_basis, closing), abs(quantity)).quantize(
+                    RELEASE_QUANTUM, context=_EXACT
+                )
             signed_close = closing if delta > 0 else -closing
-            with localcontext() as context:
-                context.prec = POSITION_PRECISION
-                self.realized_pnl += -signed_close * price - released
-                self.cost_basis -= released
+            # Context methods, not localcontext(): exact at 60 digits without a context switch per fill.
+            self.realized_pnl = _EXACT.subtract(
+                _EXACT.add(self.realized_pnl, _EXACT.minus(_EXACT.multiply(signed_close, price))), released
+            )
+            self.cost_basis = _EXACT.subtract(self.cost_basis, released)
             quantity += signed_close
             delta -= signed_close
             if quantity == ZERO:

@@ -12,11 +12,12 @@ import functools
 import logging
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from typing import Protocol
 
+from tradeforge.bus.message_bus import MessageBus
 from tradeforge.ports.persistence import ChangeSet, UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
@@ -26,18 +27,25 @@ Publisher = Callable[[Sequence[Publication]], None]
 FailureHandler = Callable[[BaseException], None]
 
 
-@dataclass(slots=True)
 class _Entry:
-    changes: ChangeSet
-    publications: list[Publication]
-    future: Future[None] = field(default_factory=Future)
-    flush_marker: bool = False
+    # A plain class: compiled, its __init__ is native code (ADR 7); one per recorded unit.
+    __slots__ = ("changes", "flush_marker", "future", "publications")
+
+    def __init__(
+        self, changes: ChangeSet, publications: list[Publication], flush_marker: bool = False
+    ) -> None:
+        self.changes = changes
+        self.publications = publications
+        self.future: Future[None] = Future()
+        self.flush_marker = flush_marker
 
 
 class Journal(Protocol):
     # True when another thread reads the change sets, so the recorder must hand over copies of live
     # objects rather than the objects themselves.
     needs_snapshots: bool
+    # False when nothing is stored (backtests): the recorder then skips change sets and the outbox.
+    persists: bool
 
     def record(self, changes: ChangeSet, publications: list[Publication]) -> Future[None]:
         """Queue a change set; the future completes once it is durable and its events published."""
@@ -57,6 +65,7 @@ class SyncJournal:
     newest state of an object is exactly the state after the batch's last unit."""
 
     needs_snapshots = False
+    persists = True
 
     def __init__(
         self,
@@ -70,8 +79,20 @@ class SyncJournal:
         self._group = max(1, group)
         self._on_failure = on_failure
         self._pending: list[_Entry] = []
+        self._done: Future[None] = Future()
+        self._done.set_result(None)
 
     def record(self, changes: ChangeSet, publications: list[Publication]) -> Future[None]:
+        if self._group == 1 and not self._pending:
+            # Durable before this returns, so nobody waits on it: no Future (and lock) of its own.
+            try:
+                _write(self._uow_factory, changes)
+            except Exception as error:
+                if self._on_failure is not None:
+                    self._on_failure(error)
+                raise
+            self._publish(publications)
+            return self._done
         entry = _Entry(changes, publications)
         self._pending.append(entry)
         if len(self._pending) >= self._group:
@@ -99,12 +120,37 @@ class SyncJournal:
         self.flush()
 
 
+class NullJournal:
+    """Stores nothing and publishes each unit's events as the unit closes (backtests): results come
+    from the engines' own orders and fills, so a year of bars pays nothing for durability."""
+
+    needs_snapshots = False
+    persists = False
+
+    def __init__(self, publish: Publisher) -> None:
+        self._publish = publish
+        self._done: Future[None] = Future()
+        self._done.set_result(None)
+
+    def record(self, changes: ChangeSet, publications: list[Publication]) -> Future[None]:
+        if publications:
+            self._publish(publications)
+        return self._done
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
 class ThreadedJournal:
     """Group commit on a dedicated thread; results are handed back through `deliver`, which must run
     the callback on the engine's thread (e.g. loop.call_soon_threadsafe), so publication to bus
     subscribers stays single-threaded."""
 
     needs_snapshots = True
+    persists = True
 
     def __init__(
         self,
@@ -120,8 +166,8 @@ class ThreadedJournal:
         self._max_batch = max_batch
         self._on_failure = on_failure
         self._queue: queue.Queue[_Entry | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="tradeforge-journal", daemon=True)
-        self._thread.start()
+        self._committer = threading.Thread(target=self._run, name="tradeforge-journal", daemon=True)
+        self._committer.start()
 
     def record(self, changes: ChangeSet, publications: list[Publication]) -> Future[None]:
         entry = _Entry(changes, publications)
@@ -137,7 +183,7 @@ class ThreadedJournal:
 
     def close(self) -> None:
         self._queue.put(None)
-        self._thread.join(timeout=60)
+        self._committer.join(timeout=60)
 
     def _run(self) -> None:
         stopping = False
@@ -175,6 +221,32 @@ class ThreadedJournal:
             entry.future.set_result(None)
 
 
+class CausalPublisher:
+    """Delivers committed units' events in commit order, breadth first: a reaction committed while a
+    batch is being delivered (a strategy's order on a fill) is delivered after the rest of that batch,
+    never in the middle of it, so every listener sees causes before effects — the order the threaded
+    journal gives naturally, here for the synchronous ones too."""
+
+    def __init__(self, bus: MessageBus) -> None:
+        self._bus = bus
+        self._pending: deque[Publication] = deque()
+        self._delivering = False
+
+    def __call__(self, publications: Sequence[Publication]) -> None:
+        self._pending.extend(publications)
+        if self._delivering:
+            return
+        self._delivering = True
+        try:
+            pending, publish = self._pending, self._bus.publish
+            while pending:
+                topic, message = pending.popleft()
+                publish(topic, message)
+        finally:
+            self._delivering = False
+            self._pending.clear()
+
+
 def _commit(uow_factory: UnitOfWorkFactory, batch: list[_Entry]) -> None:
     if len(batch) == 1:
         changes = batch[0].changes
@@ -182,6 +254,10 @@ def _commit(uow_factory: UnitOfWorkFactory, batch: list[_Entry]) -> None:
         changes = ChangeSet()
         for entry in batch:
             changes.merge(entry.changes)
+    _write(uow_factory, changes)
+
+
+def _write(uow_factory: UnitOfWorkFactory, changes: ChangeSet) -> None:
     if not changes:
         return
     with uow_factory() as uow:

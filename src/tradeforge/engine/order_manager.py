@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections.abc import Callable, Mapping
 from decimal import Decimal
@@ -10,6 +9,7 @@ from decimal import Decimal
 from tradeforge.bus import topics
 from tradeforge.bus.message_bus import MessageBus
 from tradeforge.domain.commands import AmendOrder, CancelAllOrders, CancelOrder, SubmitOrder
+from tradeforge.domain.copies import snapshot
 from tradeforge.domain.errors import OrderNotAmendable, OrderNotFound, TradeForgeError, ValidationError
 from tradeforge.domain.events import (
     OrderAccepted,
@@ -21,7 +21,6 @@ from tradeforge.domain.events import (
     OrderRejected,
     OrderSubmitted,
     OrderTriggered,
-    PositionChanged,
 )
 from tradeforge.domain.identifiers import IdGenerator, validate_client_order_id
 from tradeforge.domain.instruments import Instrument
@@ -31,6 +30,7 @@ from tradeforge.engine.order_cache import OrderCache
 from tradeforge.engine.portfolio import Portfolio
 from tradeforge.engine.recorder import UnitRecorder
 from tradeforge.engine.risk_engine import RiskEngine
+from tradeforge.engine.router import AUTO_VENUE, ROUTE_AUDIT_ACTION, OrderRouter
 from tradeforge.ports.clock import Clock
 from tradeforge.ports.venue import Venue, VenueRequestRefused
 
@@ -79,6 +79,8 @@ class OrderManager:
         risk: RiskEngine,
         recorder: UnitRecorder,
         stored_order: StoredOrderLookup = lambda _order_id: None,
+        router: OrderRouter | None = None,
+        venue_gate: Callable[[Order], str | None] | None = None,
     ) -> None:
         self._clock = clock
         self._bus = bus
@@ -89,6 +91,8 @@ class OrderManager:
         self._risk = risk
         self._recorder = recorder
         self._stored_order = stored_order
+        self._router = router
+        self._venue_gate = venue_gate  # per-venue trading state (reconciliation): None = no gate
         self._order_ids = IdGenerator("O")
         for venue in self._venues.values():
             venue.bind(self.on_venue_report)
@@ -107,6 +111,10 @@ class OrderManager:
                 if not _same_request(existing, command):
                     raise ClientOrderIdConflict(command.client_order_id, existing.id)
                 return existing
+        route = None
+        if command.venue == AUTO_VENUE and self._router is not None:
+            route = self._router.route(command)  # best execution: the venue is chosen before validation
+            command = route.apply(command)
         instrument = self._validate(command)
         now = self._clock.now_ms()
         order = Order(
@@ -127,27 +135,15 @@ class OrderManager:
             updated_at=now,
         )
         # Checked before the order joins the working set, so it is not counted against itself.
-        reason = self._risk.check(order)
+        reason = self._risk.check(order) if route is None or route.rejection is None else route.rejection
+        if reason is None and self._venue_gate is not None:
+            reason = self._venue_gate(order)
         with self._recorder.unit():
             self._cache.add(order)
             self._recorder.order(order)
-            self._recorder.event(
-                ORDER_TOPICS[OrderSubmitted],
-                OrderSubmitted(
-                    now,
-                    order.id,
-                    order.client_order_id,
-                    order.symbol,
-                    order.side.value,
-                    order.type.value,
-                    order.quantity,
-                    order.price,
-                    order.stop_price,
-                    order.time_in_force.value,
-                    order.venue,
-                    order.strategy_id,
-                ),
-            )
+            self._recorder.event(ORDER_TOPICS[OrderSubmitted], order.submitted_event(now))
+            if route is not None and route.recorded:
+                self._recorder.audit(now, "router", ROUTE_AUDIT_ACTION, order.id, route.to_dict())
             if reason is not None:
                 self._apply(order, OrderRejected(now, order.id, reason))
             else:
@@ -208,18 +204,22 @@ class OrderManager:
             if isinstance(event, OrderFilled):
                 fill = event.fill
                 self._recorder.fill(fill)
-                position, balances, ledger_events = self._portfolio.apply_fill(fill)
-                self._recorder.position(position)
+                position, balances = self._portfolio.apply_fill(fill)
+                recorder = self._recorder
+                recorder.position(position)
                 for balance in balances:
-                    self._recorder.balance(balance)
-                self._recorder.publish(topics.fill(fill.symbol), fill)
-                for ledger_event in ledger_events:
-                    topic = (
-                        topics.position(ledger_event.symbol)
-                        if isinstance(ledger_event, PositionChanged)
-                        else topics.balance(ledger_event.asset)
-                    )
-                    self._recorder.publish(topic, ledger_event)
+                    recorder.balance(balance)
+                recorder.publish(topics.fill(fill.symbol), fill)
+                # Positions and balances are stored in their own tables; their change events exist
+                # for listeners only, so they are not even built when nobody listens (backtests).
+                wants = self._bus.wants
+                topic = topics.position(fill.symbol)
+                if wants(topic):
+                    recorder.publish(topic, Portfolio.position_event(position, fill.ts))
+                for balance in balances:
+                    topic = topics.balance(balance.asset)
+                    if wants(topic):
+                        recorder.publish(topic, Portfolio.balance_event(balance, fill.ts))
 
     # --- queries -------------------------------------------------------------------------------
     def get(self, order_id: str) -> Order | None:
@@ -278,12 +278,14 @@ class OrderManager:
         return instrument
 
     def _check_amend_risk(self, order: Order, quantity: Decimal, price: Decimal | None) -> None:
-        proposed = copy.copy(order)
+        proposed = snapshot(order)
         proposed.quantity = quantity
         proposed.price = price
         self._cache.exclude(order.id)
         try:
             reason = self._risk.check(proposed)
+            if reason is None and self._venue_gate is not None:
+                reason = self._venue_gate(proposed)
         finally:
             self._cache.exclude(None)
         if reason is not None:
@@ -298,7 +300,7 @@ def _same_request(order: Order, command: SubmitOrder) -> bool:
         and order.quantity == command.quantity
         and order.price == command.price
         and order.stop_price == command.stop_price
-        and order.venue == command.venue
+        and (order.venue == command.venue or command.venue == AUTO_VENUE)
         and order.time_in_force is command.time_in_force
         and order.expire_at == command.expire_at
         and order.strategy_id == command.strategy_id

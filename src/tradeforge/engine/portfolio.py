@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 
 from tradeforge.domain.balances import Balance, apply_flows, fill_cash_flows
+from tradeforge.domain.copies import snapshot
 from tradeforge.domain.data import Bar, Tick
 from tradeforge.domain.events import BalanceChanged, PositionChanged
 from tradeforge.domain.fills import Fill, OrderSide
@@ -15,6 +15,10 @@ from tradeforge.domain.orders import Order, OrderType
 from tradeforge.domain.positions import Position
 from tradeforge.domain.values import ZERO
 from tradeforge.engine.instruments import InstrumentRegistry
+
+# The current price of a symbol, asked for only when needed (a backtest converts its float bars to
+# Decimal lazily: most bars never meet money).
+MarkSource = Callable[[], Decimal | None]
 
 
 class Portfolio:
@@ -35,6 +39,7 @@ class Portfolio:
         self._positions: dict[tuple[str, str], Position] = {}
         self._balances: dict[str, dict[str, Balance]] = {}
         self._last: dict[str, Decimal] = {}
+        self._marks: dict[str, MarkSource] = {}
 
     # --- loading -------------------------------------------------------------------------------
     def load(self, positions: Iterable[Position], balances: Iterable[Balance]) -> None:
@@ -57,15 +62,18 @@ class Portfolio:
     def set_last_price(self, symbol: str, price: Decimal) -> None:
         self._last[symbol] = price
 
+    def mark_from(self, symbol: str, source: MarkSource) -> None:
+        """Take `symbol`'s last price from `source` from now on instead of from bars and ticks."""
+        self._marks[symbol] = source
+
     def last_price(self, symbol: str) -> Decimal | None:
-        return self._last.get(symbol)
+        source = self._marks.get(symbol)
+        return self._last.get(symbol) if source is None else source()
 
     # --- fills ---------------------------------------------------------------------------------
-    def apply_fill(
-        self, fill: Fill
-    ) -> tuple[Position, list[Balance], list[PositionChanged | BalanceChanged]]:
+    def apply_fill(self, fill: Fill) -> tuple[Position, list[Balance]]:
         """Book a fill: balances first (refusing a negative balance before anything changes), then
-        the position. Returns the changed objects (live) and their events."""
+        the position. Returns the changed objects (live); `ledger_events` describes them."""
         instrument = self._instruments.get(fill.venue, fill.symbol)
         flows = fill_cash_flows(fill, instrument.base, instrument.quote)
         balances = apply_flows(
@@ -77,18 +85,22 @@ class Portfolio:
             position = self._positions[key] = Position(fill.account_id, fill.symbol)
         fee_in_quote = fill.fee if fill.fee_asset == instrument.quote else fill.fee * fill.price
         position.apply_fill(fill, fee_in_quote)
-        events: list[PositionChanged | BalanceChanged] = [
-            PositionChanged(
-                fill.ts,
-                fill.account_id,
-                fill.symbol,
-                position.quantity,
-                position.average_price,
-                position.realized_pnl,
-            )
-        ]
-        events.extend(BalanceChanged(fill.ts, b.account_id, b.asset, b.total) for b in balances)
-        return position, balances, events
+        return position, balances
+
+    @staticmethod
+    def position_event(position: Position, ts: int) -> PositionChanged:
+        return PositionChanged(
+            ts,
+            position.account_id,
+            position.symbol,
+            position.quantity,
+            position.average_price,
+            position.realized_pnl,
+        )
+
+    @staticmethod
+    def balance_event(balance: Balance, ts: int) -> BalanceChanged:
+        return BalanceChanged(ts, balance.account_id, balance.asset, balance.total)
 
     # --- views ---------------------------------------------------------------------------------
     def position(self, account_id: str, symbol: str) -> Position | None:
@@ -100,16 +112,16 @@ class Portfolio:
 
     def positions(self, account_id: str | None = None) -> list[Position]:
         return [
-            copy.copy(p)
+            snapshot(p)
             for (acct, _), p in sorted(self._positions.items())
             if account_id is None or acct == account_id
         ]
 
     def balances(self, account_id: str) -> list[Balance]:
-        return [copy.copy(b) for _, b in sorted(self._balances.get(account_id, {}).items())]
+        return [snapshot(b) for _, b in sorted(self._balances.get(account_id, {}).items())]
 
     def all_balances(self) -> list[Balance]:
-        return [copy.copy(b) for acct in sorted(self._balances) for b in self.balances(acct)]
+        return [snapshot(b) for acct in sorted(self._balances) for b in self.balances(acct)]
 
     def balance_total(self, account_id: str, asset: str) -> Decimal:
         balance = self._balances.get(account_id, {}).get(asset)
@@ -134,7 +146,7 @@ class Portfolio:
         if order.type in (OrderType.LIMIT, OrderType.STOP_LIMIT) and order.price is not None:
             price = order.price
         else:
-            reference = order.stop_price if order.type is OrderType.STOP else self._last.get(order.symbol)
+            reference = order.stop_price if order.type is OrderType.STOP else self.last_price(order.symbol)
             price = (reference or ZERO) * (1 + self._buffer)
         return instrument.quote, remaining * price * (1 + instrument.taker_fee)
 
@@ -148,7 +160,7 @@ class Portfolio:
             if balance.asset == quote:
                 total += balance.total
             else:
-                price = self._last.get(f"{balance.asset}/{quote}")
+                price = self.last_price(f"{balance.asset}/{quote}")
                 if price is not None:
                     total += balance.total * price
         return total

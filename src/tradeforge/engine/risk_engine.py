@@ -130,7 +130,7 @@ class RiskEngine:
             window.append(now)
         return reason
 
-    def set_state(self, state: TradingState, reason: str, actor: str) -> TradingStateChanged:
+    def set_state(self, state: TradingState | str, reason: str, actor: str) -> TradingStateChanged:
         """Switch trading state (the kill switch is HALTED). Cancelling working orders on a halt is the
         OMS's job, guided by limits.cancel_open_orders_on_halt."""
         try:

@@ -15,6 +15,7 @@ from tradeforge.bus import topics
 from tradeforge.domain.fills import Fill
 from tradeforge.engine.order_manager import EVENT_KINDS
 from tradeforge.engine.risk_rules import TradingState
+from tradeforge.observability.venue_metrics import VenueCollector
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -72,6 +73,7 @@ class Metrics:
         self._system: TradingSystem | None = None
         self._replay: ReplayFeed | None = None
         self.registry.register(_SystemCollector(self))
+        self.registry.register(VenueCollector(self))  # tradeforge_venue_* (venue_metrics.py)
 
     def bind(self, system: TradingSystem) -> None:
         """Start counting what the system publishes (on its bus, after each commit)."""

@@ -45,6 +45,8 @@ class FillQuery:
     order_id: str | None = None
     cursor: str | None = None
     limit: int = 100
+    venue: str | None = None
+    since_ms: int | None = None  # fills at or after this time only
 
 
 @dataclass(frozen=True, slots=True)

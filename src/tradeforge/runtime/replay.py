@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 
 from tradeforge.adapters.market_data.bar_files import BarFile
 from tradeforge.domain.data import TIMEFRAME_MS, Bar
+from tradeforge.engine.recorder import UnitHandle
 from tradeforge.runtime.system import TradingSystem
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,19 @@ def time_steps(bars: Sequence[Bar]) -> Iterator[list[Bar]]:
         group.append(bar)
     if group:
         yield group
+
+
+async def _settled(handles: Sequence[UnitHandle]) -> None:
+    """Wait until each bar's unit is committed and published: strategies have then seen the bar
+    (and sent their orders), so a fast replay never outruns the system — the next bar meets those
+    orders exactly as in the backtester, whatever the speed."""
+    for handle in handles:
+        if handle.committed is None or handle.committed.done():
+            continue
+        try:
+            await asyncio.wrap_future(handle.committed)
+        except Exception:
+            logger.exception("a replayed bar could not be stored")
 
 
 class ReplayFeed:
@@ -54,9 +68,12 @@ class ReplayFeed:
         shift = 0
         while not stop.is_set():
             for group in time_steps(self._bars):
+                handles = []
                 for bar in group:
-                    self._system.process_bar(dataclasses.replace(bar, ts=bar.ts + shift) if shift else bar)
+                    bar = dataclasses.replace(bar, ts=bar.ts + shift) if shift else bar
+                    handles.append(self._system.process_bar(bar))
                     self.bars_replayed += 1
+                await _settled(handles)
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=interval)
                     return

@@ -52,6 +52,10 @@ class StrategyNotFound(TradeForgeError):
     """No strategy with this id is added."""
 
 
+class VenueNotReconciled(TradeForgeError):
+    """No reconciler runs for this venue (not a live venue, or reconciliation is off)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
     status_code: int
@@ -167,6 +171,35 @@ class TradingService:
         await self._durable(handle.committed)
         return self.risk_status()
 
+    # --- reconciliation (live venues) -------------------------------------------------------------
+    def reconciliation_status(self) -> list[dict[str, Any]]:
+        reconciliation = self.system.reconciliation
+        return [] if reconciliation is None else reconciliation.status()
+
+    def _reconciler(self, venue: str) -> Any:
+        reconciliation = self.system.reconciliation
+        reconciler = None if reconciliation is None else reconciliation.reconcilers.get(venue)
+        if reconciler is None:
+            raise VenueNotReconciled(f"no reconciler runs for venue {venue!r}")
+        return reconciler
+
+    def _venue_status(self, venue: str) -> dict[str, Any]:
+        return next(s for s in self.reconciliation_status() if s["venue"] == venue)
+
+    async def reconcile(self, venue: str, actor: str) -> dict[str, Any]:
+        """Run now (after a run already under way) and answer with its outcome."""
+        reconciler = self._reconciler(venue)
+        reconciler.books.audit(actor, "reconciliation.request", "run", {})
+        await reconciler.reconcile("manual")
+        return self._venue_status(venue)
+
+    async def acknowledge_discrepancy(self, venue: str, key: str, reason: str, actor: str) -> dict[str, Any]:
+        """An operator accepts a flagged discrepancy; a run follows at once."""
+        reconciler = self._reconciler(venue)
+        reconciler.acknowledge(key, actor, reason)
+        await reconciler.reconcile("acknowledged")
+        return self._venue_status(venue)
+
     # --- strategies ----------------------------------------------------------------------------
     def strategies(self) -> list[dict[str, Any]]:
         return [strategy_to_dict(view) for view in self.system.strategies.status()]
@@ -217,8 +250,10 @@ class TradingService:
     async def authenticate(self, secret: str) -> ApiKeyRecord | None:
         return await asyncio.to_thread(self.system.api_keys.authenticate, secret)
 
-    async def create_key(self, name: str, role: str, actor: str) -> tuple[ApiKeyRecord, str]:
-        return await asyncio.to_thread(self.system.api_keys.create, name, role, actor)
+    async def create_key(
+        self, name: str, role: str, actor: str, account_id: str | None = None
+    ) -> tuple[ApiKeyRecord, str]:
+        return await asyncio.to_thread(self.system.api_keys.create, name, role, actor, account_id)
 
     async def list_keys(self) -> list[ApiKeyRecord]:
         return await asyncio.to_thread(self.system.api_keys.list)

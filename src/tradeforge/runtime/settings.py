@@ -14,8 +14,15 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[3]
-DEFAULT_SAMPLE = PACKAGE_ROOT / "data" / "samples" / "BTCUSDT_1m_2025-03-01_7d.parquet"
+from tradeforge.runtime.venue_settings import ReconciliationSettings, RoutingSettings, VenueList
+
+# The week of BTC/USDT minutes `make run` replays: data/samples/ (source in its README), shipped in
+# the package too (tradeforge/samples/ links to it) so a built install finds it wherever it runs.
+DEFAULT_SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "BTCUSDT_1m_2025-03-01_7d.parquet"
+
+
+def default_sample() -> Path:
+    return DEFAULT_SAMPLE
 
 
 class _Frozen(BaseModel):
@@ -47,6 +54,11 @@ class PaperSettings(_Frozen):
         Decimal("1"), gt=0, le=1, description="share of a bar's volume one bar may fill"
     )
     limit_fill_on_touch: bool = False
+    fill_at: Literal["last_close", "next_open"] = Field(
+        "last_close",
+        description="when a market order fills: at once at the last close (live-like), or at the "
+        "next bar's open (exactly as the backtester does)",
+    )
 
 
 class StrategySettings(_Frozen):
@@ -72,7 +84,7 @@ def _default_strategies() -> tuple[StrategySettings, ...]:
     )
 
 
-def _default_instruments() -> tuple[InstrumentSettings, ...]:
+def default_instruments() -> tuple[InstrumentSettings, ...]:
     # Binance spot filters for these pairs (PRICE_FILTER tickSize, LOT_SIZE stepSize, NOTIONAL minNotional).
     return (
         InstrumentSettings(symbol="BTC/USDT", tick_size=Decimal("0.01"), lot_size=Decimal("0.00001")),
@@ -110,9 +122,9 @@ class Settings(BaseSettings):
         default_factory=lambda: {"USDT": Decimal("100000"), "BTC": Decimal("0"), "ETH": Decimal("0")},
         description="deposited once into an empty database",
     )
-    instruments: tuple[InstrumentSettings, ...] = Field(default_factory=_default_instruments)
+    instruments: tuple[InstrumentSettings, ...] = Field(default_factory=default_instruments)
     feeds: tuple[FeedSettings, ...] = Field(
-        default_factory=lambda: (FeedSettings(symbol="BTC/USDT", path=DEFAULT_SAMPLE),),
+        default_factory=lambda: (FeedSettings(symbol="BTC/USDT", path=default_sample()),),
         description="bar files replayed on paper",
     )
     replay_speed: float = Field(60.0, gt=0, description="x real time: 60 replays one 1m bar per second")
@@ -125,6 +137,14 @@ class Settings(BaseSettings):
             " after which the saved limits win"
         ),
     )
+    # --- live venues and routing (issue #4; models in venue_settings.py) ---
+    venues: VenueList = Field(
+        default=(),
+        description="ccxt venues traded next to the paper venue (see docs/exchanges.md); [] for none",
+    )
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    reconciliation: ReconciliationSettings = Field(default_factory=ReconciliationSettings)
+    # --- end live venues ---
     strategies: tuple[StrategySettings, ...] = Field(
         default_factory=_default_strategies,
         description="strategies the service starts after recovery (see docs/strategies.md); [] for none",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ from tradeforge.runtime.settings import Settings
 from tradeforge.security.api_keys import ApiKeyService
 
 if TYPE_CHECKING:
+    from tradeforge.runtime.reconcilers import ServiceReconciliation
     from tradeforge.strategies.runner import StrategyRunner
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,10 @@ class TradingSystem:
     api_keys: ApiKeyService
     # Set by the composition root right after construction (the runner needs the system itself).
     strategies: StrategyRunner = field(init=False)
+    # Run by close() before the journal closes (live venues finish their in-flight requests).
+    closers: list[Callable[[], None]] = field(default_factory=list)
+    # With live venues: their reconcilers, gate and accounts (runtime/reconcilers.py).
+    reconciliation: ServiceReconciliation | None = None
 
     def send(self, command: Command) -> tuple[Any, UnitHandle]:
         """Handle a command in its own unit; the handle's future completes when it is durable."""
@@ -100,7 +105,10 @@ class TradingSystem:
             self.cache.add(order)
         self.portfolio.load(stored.positions, stored.balances)
         with self.recorder.unit():
-            if not stored.balances:
+            owned = self.reconciliation.venue_owned_accounts if self.reconciliation else frozenset()
+            if not stored.balances and self.settings.account_id not in owned:
+                # A venue-owned account holds what its venue holds (the first reconciliation books
+                # it); the starting balances are paper money.
                 now = self.clock.now_ms()
                 account = self.settings.account_id
                 for asset, amount in sorted(self.settings.starting_balances.items()):
@@ -129,6 +137,11 @@ class TradingSystem:
         )
 
     def close(self) -> None:
+        for closer in self.closers:
+            try:
+                closer()
+            except Exception:
+                logger.exception("closing %r failed; the journal closes anyway", closer)
         self.journal.close()
 
 

@@ -66,7 +66,7 @@ def test_upgrade_creates_every_table_as_declared(database_url: str) -> None:
                 assert isinstance(numeric["type"], sa.Numeric) and numeric["type"].precision is None
     finally:
         engine.dispose()
-    assert migrate.current_revision(database_url) == migrate.head_revision() == "0001"
+    assert migrate.current_revision(database_url) == migrate.head_revision() == "0002"
 
 
 def test_upgrading_twice_is_harmless_and_keeps_data(database_url: str) -> None:

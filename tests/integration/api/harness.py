@@ -85,7 +85,7 @@ class Api:
 
 
 def start_api(settings: Settings) -> Iterator[Api]:
-    app = create_app(settings, replay=False)
+    app = create_app(settings, replay=False, tune_gc=False)
     with TestClient(app) as client:
         key_file = settings.admin_key_file
         admin_key = key_file.read_text().strip() if key_file.exists() else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -34,10 +35,22 @@ PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("POST", "/api/v1/strategies"): TRADE,
     ("POST", "/api/v1/strategies/{strategy_id}/stop"): TRADE,
     ("POST", "/api/v1/strategies/{strategy_id}/start"): TRADE,
+    ("GET", "/api/v1/backtests"): READ,
+    ("POST", "/api/v1/backtests"): TRADE,
+    ("GET", "/api/v1/backtests/{job_id}"): READ,
+    ("GET", "/api/v1/backtests/{job_id}/files/{name}"): READ,
+    ("GET", "/api/v1/credentials"): KEYS,
+    ("POST", "/api/v1/credentials"): KEYS,
+    ("GET", "/api/v1/credentials/{credential_id}"): KEYS,
+    ("POST", "/api/v1/credentials/{credential_id}/rotate"): KEYS,
+    ("DELETE", "/api/v1/credentials/{credential_id}"): KEYS,
     ("GET", "/api/v1/keys"): KEYS,
     ("POST", "/api/v1/keys"): KEYS,
     ("DELETE", "/api/v1/keys/{key_id}"): KEYS,
     ("GET", "/api/v1/audit"): AUDIT,
+    ("GET", "/api/v1/reconciliation"): READ,
+    ("POST", "/api/v1/reconciliation/{venue}/runs"): RISK,
+    ("POST", "/api/v1/reconciliation/{venue}/acknowledgements"): RISK,
 }
 
 # A valid request for each route, so an allowed call reaches the handler (harmless where it mutates).
@@ -55,6 +68,16 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/risk/state"): {"state": "active", "reason": "test"},
     ("POST", "/api/v1/keys"): {"name": "made-in-test", "role": "viewer"},
     ("POST", "/api/v1/strategies"): {"id": "auth-made", "name": "sma_cross", "symbols": ["ETH/USDT"]},
+    # No bars for it in the test app: an allowed call reaches the handler and is refused there (422).
+    ("POST", "/api/v1/backtests"): {"strategy": "sma_cross", "symbol": "ETH/USDT"},
+    ("POST", "/api/v1/credentials"): {
+        "venue": "binance",
+        "label": "auth",
+        "api_key": "AbCdEfGh01234567",
+        "secret": "s3cret-0123456789",
+    },
+    ("POST", "/api/v1/credentials/{credential_id}/rotate"): {"secret": "s3cret-9876543210"},
+    ("POST", "/api/v1/reconciliation/{venue}/acknowledgements"): {"key": "fill_mismatch:x", "reason": "t"},
 }
 STRATEGY = {"id": "auth-sma", "name": "sma_cross", "symbols": ["BTC/USDT"]}  # made first, for {strategy_id}
 
@@ -81,6 +104,10 @@ def fill_in(template: str, order_id: str = "Onosuchorder", strategy_id: str = "n
         template.replace("{order_id}", order_id)
         .replace("{key_id}", "knosuchkey")
         .replace("{strategy_id}", strategy_id)
+        .replace("{job_id}", "B0123456789abcdef")
+        .replace("{credential_id}", "cnosuchcredential")
+        .replace("{name}", "report.html")
+        .replace("{venue}", "binance")
     )
 
 
@@ -173,9 +200,40 @@ def test_roles_may_do_what_they_are_granted(sqlite_api: Api, role: Role) -> None
     for method, template in allowed:
         response = call(api, method, template, key, order_id=order["id"], strategy_id=STRATEGY["id"])
         assert response.status_code not in (401, 403), (method, template, response.text)
-        if method == "GET":
+        if template.startswith(("/api/v1/backtests/", "/api/v1/credentials/", "/api/v1/reconciliation/")):
+            # unknown job or credential, or no live venue to reconcile: the handler ran
+            assert response.status_code == 404, response.text
+        elif (method, template) == ("POST", "/api/v1/backtests"):
+            assert response.status_code == 422, response.text  # no ETH/USDT bars: the handler ran
+        elif method == "GET":
             assert response.status_code == 200, (template, response.text)
         elif template == "/api/v1/keys/{key_id}":
             assert response.status_code == 404  # an unknown key: the handler ran
         else:
             assert response.status_code in (200, 201), (method, template, response.text)
+
+
+def test_a_key_made_for_another_account_sees_and_trades_only_that_account(sqlite_api: Api) -> None:
+    api = sqlite_api
+    body = BODIES[("POST", "/api/v1/orders")]
+    assert api.request("POST", "/api/v1/orders", api.admin_key, json=body).status_code == 201
+    made = api.request(
+        "POST",
+        "/api/v1/keys",
+        api.admin_key,
+        json={"name": "research", "role": "trader", "account_id": "research"},
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["account_id"] == "research"
+    secret = made.json()["secret"]
+    assert api.request("GET", "/api/v1/orders", secret).json()["items"] == []
+    assert api.request("GET", "/api/v1/balances", secret).json()["items"] == []
+    placed = api.request("POST", "/api/v1/orders", secret, json=body).json()
+    assert placed["account_id"] == "research"  # an empty account: refused by risk, on its own books
+    assert placed["status"] == "rejected" and "insufficient" in placed["reject_reason"]
+
+    bad = api.request(
+        "POST", "/api/v1/keys", api.admin_key, json={"name": "x", "role": "viewer", "account_id": "no spaces"}
+    )
+    problem = assert_problem(bad, 422)
+    assert "account_id" in json.dumps(problem)

@@ -390,7 +390,7 @@ def test_fuzzed_requests_never_get_a_server_error(error_api: Api) -> None:
 
 
 def test_an_unexpected_error_is_a_500_problem_that_leaks_nothing(sqlite_url: str, tmp_path: Path) -> None:
-    app = create_app(api_settings(sqlite_url, tmp_path / "var"), replay=False)
+    app = create_app(api_settings(sqlite_url, tmp_path / "var"), replay=False, tune_gc=False)
 
     async def broken() -> None:
         raise RuntimeError("internal detail: password=hunter2")

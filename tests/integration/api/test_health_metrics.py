@@ -74,7 +74,7 @@ def test_ready_is_503_when_the_database_does_not_answer(sqlite_api: Api) -> None
 
 
 def test_ready_is_503_before_the_system_is_built(sqlite_url: str, tmp_path: Path) -> None:
-    app = create_app(api_settings(sqlite_url, tmp_path / "var"), replay=False)
+    app = create_app(api_settings(sqlite_url, tmp_path / "var"), replay=False, tune_gc=False)
     client = TestClient(app)  # not entered: the lifespan has not run
     response = client.get("/ready")
     assert response.status_code == 503
@@ -119,7 +119,7 @@ def test_replay_feeds_bars_into_the_running_system(sqlite_url: str, tmp_path: Pa
     settings = api_settings(
         sqlite_url, tmp_path / "var", feeds=feeds, replay_speed=60_000.0, replay_loop=False
     )
-    app = create_app(settings, replay=True)
+    app = create_app(settings, replay=True, tune_gc=False)
     with TestClient(app) as client:
         admin = {"Authorization": f"Bearer {settings.admin_key_file.read_text().strip()}"}
         # Wait on the loop for the replay to publish a price (no sleeps in the test thread's logic).

@@ -90,6 +90,13 @@ def test_keys_create_defaults_the_name_to_the_role_and_refuses_bad_input(
     assert bad_role.exit_code == 2
     assert "root" in bad_role.output
 
+    other = invoke(runner, "keys", "create", "--role", "trader", "--account", "okx-acct")
+    assert other.exit_code == 0, other.output
+    record = authenticate(local_env, other.stdout.splitlines()[-1])
+    assert record is not None and record.account_id == "okx-acct"
+    bad_account = invoke(runner, "keys", "create", "--role", "trader", "--account", "no spaces")
+    assert bad_account.exit_code == 1 and "account_id: must be 1-32" in bad_account.stderr
+
 
 def test_keys_list_shows_keys_but_never_their_secrets(runner: CliRunner, local_env: str) -> None:
     secrets = [create_key(runner, role, f"{role}-key")[0] for role in ("admin", "trader")]
@@ -362,7 +369,9 @@ HELP_CASES = [
     ([], ["run", "keys", "orders", "positions", "balances", "fills", "risk", "db", "config"]),
     (["run"], ["--host", "--port", "--no-replay", "TRADEFORGE_HOST", "TRADEFORGE_PORT"]),
     (["keys"], ["create", "list", "revoke"]),
-    (["keys", "create"], ["--role", "--name", "tail -n1"]),
+    (["reconciliation"], ["status", "run", "ack", "admin key"]),
+    (["reconciliation", "ack"], ["VENUE", "DISCREPANCY", "--reason"]),
+    (["keys", "create"], ["--role", "--name", "--account", "tail -n1"]),
     (["keys", "list"], ["--json"]),
     (["keys", "revoke"], ["KEY_ID"]),
     (["db"], ["upgrade", "current"]),

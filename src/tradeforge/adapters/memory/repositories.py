@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import copy
 import heapq
 import threading
 from bisect import bisect_left, insort
@@ -13,6 +12,7 @@ from typing import TypeVar
 
 from tradeforge.adapters.memory.store import InMemoryStore, Key, StagedChanges
 from tradeforge.domain.balances import Balance
+from tradeforge.domain.copies import snapshot
 from tradeforge.domain.errors import ValidationError
 from tradeforge.domain.fills import Fill
 from tradeforge.domain.orders import Order
@@ -109,7 +109,7 @@ class InMemoryOrderRepository(_Repository):
                 if owner is not None and owner != order.id:
                     message = f"{order.client_order_id!r} is already used by order {owner} of this account"
                     raise ValidationError("client_order_id", message)
-                pending[order.id] = copy.copy(order)
+                pending[order.id] = snapshot(order)
                 pending_owner[key] = order.id
         self._changes.orders.update(pending)
         self._changes.order_by_client_id.update(pending_owner)
@@ -117,13 +117,13 @@ class InMemoryOrderRepository(_Repository):
     def get(self, order_id: str) -> Order | None:
         with self._store.lock:
             order = self._current(order_id)
-        return None if order is None else copy.copy(order)
+        return None if order is None else snapshot(order)
 
     def get_by_client_order_id(self, account_id: str, client_order_id: str) -> Order | None:
         with self._store.lock:
             owner = self._owner((account_id, client_order_id))
             order = None if owner is None else self._current(owner)
-        return None if order is None else copy.copy(order)
+        return None if order is None else snapshot(order)
 
     def list(self, query: OrderQuery) -> Page[Order]:
         check_limit(query.limit)
@@ -144,13 +144,13 @@ class InMemoryOrderRepository(_Repository):
                 found.append(order)
                 if len(found) > query.limit:
                     break
-        items = [copy.copy(order) for order in found[: query.limit]]
+        items = [snapshot(order) for order in found[: query.limit]]
         return Page(items, items[-1].id if len(found) > query.limit else None)
 
     def list_working(self) -> builtins.list[Order]:
         with self._store.lock:
             merged = {**self._store.orders, **self._changes.orders}
-        return [copy.copy(merged[i]) for i in sorted(merged) if merged[i].is_working]
+        return [snapshot(merged[i]) for i in sorted(merged) if merged[i].is_working]
 
     def client_order_index(self) -> builtins.list[tuple[str, str, str]]:
         with self._store.lock:
@@ -201,6 +201,10 @@ class InMemoryFillRepository(_Repository):
                     continue
                 if query.order_id is not None and fill.order_id != query.order_id:
                     continue
+                if query.venue is not None and fill.venue != query.venue:
+                    continue
+                if query.since_ms is not None and fill.ts < query.since_ms:
+                    continue
                 found.append(fill)
                 if len(found) > query.limit:
                     break
@@ -221,23 +225,23 @@ class InMemoryFillRepository(_Repository):
 class InMemoryPositionRepository(_Repository):
     def upsert_many(self, positions: Sequence[Position]) -> None:
         for position in positions:
-            self._changes.positions[(position.account_id, position.symbol)] = copy.copy(position)
+            self._changes.positions[(position.account_id, position.symbol)] = snapshot(position)
 
     def list_all(self) -> list[Position]:
         with self._store.lock:
             merged = {**self._store.positions, **self._changes.positions}
-        return [copy.copy(merged[key]) for key in sorted(merged)]
+        return [snapshot(merged[key]) for key in sorted(merged)]
 
 
 class InMemoryBalanceRepository(_Repository):
     def upsert_many(self, balances: Sequence[Balance]) -> None:
         for balance in balances:
-            self._changes.balances[(balance.account_id, balance.asset)] = copy.copy(balance)
+            self._changes.balances[(balance.account_id, balance.asset)] = snapshot(balance)
 
     def list_all(self) -> list[Balance]:
         with self._store.lock:
             merged = {**self._store.balances, **self._changes.balances}
-        return [copy.copy(merged[key]) for key in sorted(merged)]
+        return [snapshot(merged[key]) for key in sorted(merged)]
 
 
 class InMemoryOutboxRepository(_Repository):

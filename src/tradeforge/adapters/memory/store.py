@@ -69,5 +69,19 @@ class StagedChanges:
     settings: dict[str, str] = field(default_factory=dict)
 
     def clear(self) -> None:
-        for name in self.__slots__:
-            getattr(self, name).clear()
+        # Three times per unit of work, mostly on empty collections: only the non-empty ones.
+        for staged in (
+            self.orders,
+            self.order_by_client_id,
+            self.fills,
+            self.positions,
+            self.balances,
+            self.outbox,
+            self.published,
+            self.audit,
+            self.api_keys,
+            self.idempotency,
+            self.settings,
+        ):
+            if staged:
+                staged.clear()

@@ -202,6 +202,10 @@ class SqlFillRepository(SqlRepository):
             stmt = stmt.where(c.symbol == query.symbol)
         if query.order_id is not None:
             stmt = stmt.where(c.order_id == query.order_id)
+        if query.venue is not None:
+            stmt = stmt.where(c.venue == query.venue)
+        if query.since_ms is not None:
+            stmt = stmt.where(c.ts >= query.since_ms)
         if query.cursor is not None:
             stmt = stmt.where(c.fill_id < query.cursor)
         rows = self._connection.execute(stmt.order_by(c.fill_id.desc()).limit(query.limit + 1)).all()

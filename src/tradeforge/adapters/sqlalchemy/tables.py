@@ -165,3 +165,22 @@ settings = sa.Table(
     sa.Column("key", sa.String(255), primary_key=True),
     sa.Column("value", sa.Text(), nullable=False),
 )
+
+# Exchange API credentials, sealed with the master key (security/secrets.py); only masked text is clear.
+venue_credentials = sa.Table(
+    "venue_credentials",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("venue", sa.String(32), nullable=False),
+    sa.Column("label", sa.String(ID), nullable=False),
+    sa.Column("sandbox", sa.Boolean(), nullable=False),
+    sa.Column("api_key_masked", sa.String(16), nullable=False),
+    sa.Column("api_key_sealed", sa.Text(), nullable=False),
+    sa.Column("secret_sealed", sa.Text(), nullable=False),
+    sa.Column("passphrase_sealed", sa.Text(), nullable=True),
+    sa.Column("key_fingerprint", sa.String(32), nullable=False),
+    sa.Column("created_at", sa.BigInteger(), nullable=False),
+    sa.Column("updated_at", sa.BigInteger(), nullable=False),
+    sa.Column("rotated_at", sa.BigInteger(), nullable=True),
+    sa.UniqueConstraint("venue", "label"),
+)

@@ -6,12 +6,15 @@ from fastapi import APIRouter
 
 from tradeforge.api.routes import (
     audit,
+    backtests,
     balances,
+    credentials,
     fills,
     health,
     keys,
     orders,
     positions,
+    reconciliation,
     risk,
     strategies,
 )
@@ -22,8 +25,11 @@ ROUTERS: tuple[APIRouter, ...] = (
     positions.router,
     balances.router,
     risk.router,
+    reconciliation.router,
     strategies.router,
+    backtests.router,
     keys.router,
+    credentials.router,
     audit.router,
     health.router,
 )

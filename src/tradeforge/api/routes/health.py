@@ -14,6 +14,7 @@ from tradeforge.api.schemas import HealthOut, ReadyOut
 from tradeforge.observability.metrics import CONTENT_TYPE, Metrics
 from tradeforge.runtime.replay import ReplayFeed
 from tradeforge.runtime.system import TradingSystem
+from tradeforge.runtime.venues import can_trade, venue_health
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["health"], route_class=ExactJSONRoute)
@@ -34,7 +35,10 @@ def _probe_database(system: TradingSystem) -> None:
     "/ready",
     response_model=ReadyOut,
     summary="Readiness",
-    description="200 once the trading system is built and its database answers; 503 otherwise.",
+    description="200 once the trading system is built, its database answers and some venue can trade "
+    "(with live venues configured, one of them: the paper venue alone does not count); 503 otherwise. "
+    "A live venue halted by reconciliation (at start, until its books match) does not count. "
+    "Every venue is listed with its state and trading state, a down one too.",
     responses=problem_responses(503),
 )
 async def ready(request: Request) -> Any:
@@ -46,6 +50,14 @@ async def ready(request: Request) -> Any:
     except Exception as error:
         logger.warning("readiness probe: database did not answer: %s", error)
         raise HTTPException(503, f"the database does not answer: {type(error).__name__}") from error
+    venues = venue_health(system)
+    if not can_trade(venues):
+        down = ", ".join(
+            f"{v.name} {v.state if not v.up else 'halted: ' + v.trading_reason}"
+            for v in venues
+            if not v.up or v.trading == "halted"
+        )
+        raise HTTPException(503, f"no venue can trade: {down}")
     replay: ReplayFeed | None = getattr(request.app.state, "replay", None)
     return {
         "status": "ready",
@@ -54,6 +66,7 @@ async def ready(request: Request) -> Any:
         "trading_state": system.risk.state.value,
         "working_orders": len(system.cache.all_working()),
         "replay_bars": None if replay is None else replay.bars_replayed,
+        "venues": [venue.to_dict() for venue in venues],
     }
 
 

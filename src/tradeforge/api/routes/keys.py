@@ -48,7 +48,7 @@ async def list_keys(key: KeyAdmin, service: Service) -> Any:
     responses=problem_responses(401, 403, 415, 422),
 )
 async def create_key(key: KeyAdmin, service: Service, body: KeyCreateRequest) -> Any:
-    record, secret = await service.create_key(body.name, body.role.value, actor(key))
+    record, secret = await service.create_key(body.name, body.role.value, actor(key), body.account_id)
     return {**key_to_dict(record), "secret": secret}
 
 
