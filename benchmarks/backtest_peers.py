@@ -129,18 +129,22 @@ def _measure(name: str, path: str, repeats: int) -> Measurement:
             return _measure_sweep(Path(path), measurement)
         if name == "vectorized":
             return _measure_vectorized(Path(path), repeats, measurement)
-        from tests.integration.backtest import peers
+        from tests.integration.backtest.peer_runs import Setup
 
-        setup = peers.Setup()
+        setup = Setup()
+        market: Any
         if name == "event-driven":
+            # Reads its own columns (numpy, no pandas, peers not imported): its memory is its own.
             runner = _event_driven_runner()
             if runner is None:
                 measurement.error = "tradeforge.backtest.engine.run_backtest is not available"
                 return measurement
+            market = Path(path)
         else:
+            from tests.integration.backtest import peers
+
             runner = peers.RUNNERS[name]
-        # The event-driven engine reads its own columns (numpy, no pandas): its memory is its own.
-        market = Path(path) if name == "event-driven" else peers.load_market(Path(path))
+            market = peers.load_market(Path(path))
         first, best, cpu, run = _timed(lambda: runner(market, setup), repeats)
         measurement.first, measurement.best, measurement.cpu, measurement.runs = first, best, cpu, repeats
         measurement.trips = [(t.entry_ts, t.entry_price, t.exit_ts, t.exit_price) for t in run.trips]
@@ -162,7 +166,7 @@ def _event_driven_runner() -> Callable[[Any, Any], Any] | None:
         from tradeforge.backtest.feed import BarColumns
     except ImportError:
         return None
-    from tests.integration.backtest.peers import PeerRun, Stopwatch, Trip
+    from tests.integration.backtest.peer_runs import PeerRun, Stopwatch, Trip
 
     loaded: dict[Path, Any] = {}
 

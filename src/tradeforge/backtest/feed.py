@@ -17,6 +17,9 @@ from tradeforge.domain.instruments import Instrument
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+# Prices memoized per cursor before the memo starts over: recent bars share prices, a year of
+# minutes unbounded held ~260,000 Decimals (25 MB) of which almost none were asked for again.
+PRICE_MEMO_SIZE = 8192
 
 
 @dataclass(frozen=True, eq=False)
@@ -214,7 +217,10 @@ class BarCursor:
         if price is None:
             grid = self._grid
             converted = None if grid is None else on_decimal_grid(value, grid[0], grid[1])
-            price = self._prices[value] = converted if converted is not None else self._to_price(value)
+            price = converted if converted is not None else self._to_price(value)
+            if len(self._prices) >= PRICE_MEMO_SIZE:
+                self._prices.clear()
+            self._prices[value] = price
         return price
 
     def close(self) -> Decimal | None:

@@ -7,7 +7,6 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from scipy.signal import lfilter
 
 FloatArray = npt.NDArray[np.float64]
 _BLOCK = 256
@@ -135,6 +134,10 @@ def smooth(x: FloatArray, alpha: float, seed: float) -> FloatArray:
     A first-order IIR filter, so scipy's lfilter runs the recursion in C instead of a Python loop."""
     if len(x) == 0:
         return np.empty(0, dtype=np.float64)
+    # Imported here, not at the top: scipy adds ~70 MB to every process that imports the
+    # indicators, and the incremental forms that strategies use in the service never need it.
+    from scipy.signal import lfilter
+
     decay = 1.0 - alpha
     result: tuple[Any, Any] = lfilter([alpha], [1.0, -decay], x, zi=[decay * seed])
     return np.asarray(result[0], dtype=np.float64)

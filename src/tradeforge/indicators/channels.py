@@ -6,7 +6,6 @@ from collections import deque
 
 import numpy as np
 import numpy.typing as npt
-from scipy.ndimage import maximum_filter1d, minimum_filter1d
 
 from tradeforge.indicators.base import FloatArray, PeriodIndicator, as_series, check_int, nan_array
 
@@ -91,6 +90,8 @@ def donchian(high: npt.ArrayLike, low: npt.ArrayLike, period: int = 20) -> tuple
     n = check_int("period", period)
     upper, lower = nan_array(len(h)), nan_array(len(h))
     if len(h) >= n:
+        from scipy.ndimage import maximum_filter1d, minimum_filter1d  # lazily: see base.smooth
+
         origin = (n - 1) // 2  # the largest shift scipy allows: the window ends at the bar
         upper[n - 1 :] = np.asarray(maximum_filter1d(h, n, origin=origin))[n - 1 :]
         lower[n - 1 :] = np.asarray(minimum_filter1d(lo, n, origin=origin))[n - 1 :]

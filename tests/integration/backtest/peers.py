@@ -24,10 +24,9 @@ benchmarks/backtest_peers.py."""
 
 from __future__ import annotations
 
-import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -36,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
+from tests.integration.backtest.peer_runs import PeerRun, Setup, Stopwatch, Trip
 
 from tradeforge.backtest.vectorized import BarArrays, VectorizedConfig, run_sma_cross
 from tradeforge.indicators import to_ticks
@@ -43,55 +43,7 @@ from tradeforge.indicators import to_ticks
 ROOT = Path(__file__).resolve().parents[3]
 BTC_YEAR = ROOT.parent / "shared" / "data" / "binance_spot_1m" / "BTCUSDT_1m_2025.parquet"
 ETH_YEAR = ROOT.parent / "shared" / "data" / "binance_spot_1m" / "ETHUSDT_1m_2025.parquet"
-
-
-@dataclass(frozen=True, slots=True)
-class Setup:
-    """The agreed strategy and fill rules."""
-
-    fast: int = 10
-    slow: int = 30
-    quantity: int = 1
-    fee_rate: Decimal = Decimal("0.001")
-    cash: Decimal = Decimal("10000000")
-
-
-@dataclass(frozen=True, slots=True)
-class Trip:
-    """One closed round trip: fill times are the filling bar's open time (epoch ms)."""
-
-    entry_ts: int
-    entry_price: Decimal
-    exit_ts: int
-    exit_price: Decimal
-
-
-@dataclass(slots=True)
-class PeerRun:
-    """What every runner reports. seconds (wall) and cpu_seconds (this process) time the run itself:
-    data already loaded, result not yet converted for comparison."""
-
-    trips: list[Trip]
-    open_entry: tuple[int, Decimal] | None
-    final_equity: Decimal
-    seconds: float
-    cpu_seconds: float
-    notes: dict[str, Any] = field(default_factory=dict)
-
-
-class Stopwatch:
-    """Wall and CPU time of a block; CPU time barely moves when other processes share the cores."""
-
-    seconds = 0.0
-    cpu_seconds = 0.0
-
-    def __enter__(self) -> Stopwatch:
-        self._wall, self._cpu = time.perf_counter(), time.process_time()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.seconds = time.perf_counter() - self._wall
-        self.cpu_seconds = time.process_time() - self._cpu
+__all__ = ["PeerRun", "Setup", "Stopwatch", "Trip"]  # from peer_runs, re-exported for the runners' users
 
 
 @dataclass(frozen=True, slots=True)
