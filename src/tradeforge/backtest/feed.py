@@ -161,6 +161,8 @@ class BarCursor:
         "_bar",
         "_bar_index",
         "_close",
+        "_close_index",
+        "_close_value",
         "_grid",
         "_high",
         "_low",
@@ -193,6 +195,10 @@ class BarCursor:
         self.index = -1
         self._bar_index = -1
         self._bar: Bar | None = None
+        # The last close asked for without its bar: an order's risk checks and the portfolio's
+        # mark ask for it several times on the bar the order is sent.
+        self._close_index = -1
+        self._close_value: Decimal | None = None
 
     def bar(self) -> Bar | None:
         index = self.index
@@ -231,7 +237,11 @@ class BarCursor:
             return None
         if index == self._bar_index and self._bar is not None:
             return self._bar.close
-        return self._price(float(self._close[index]))
+        if index == self._close_index:
+            return self._close_value
+        close = self._close_value = self._price(float(self._close[index]))
+        self._close_index = index
+        return close
 
 
 def _decimal_grid(tick: Decimal) -> tuple[Decimal, int] | None:

@@ -111,6 +111,18 @@ class ExactSMA:
         self._sum = 0
 
 
+def round_half_even_int(value: float) -> int:
+    """round(value) for a finite float, in operations mypyc compiles natively (int() truncates
+    toward zero; the remainder decides, ties to the even neighbour)."""
+    whole = int(value)
+    rest = value - whole
+    if rest > 0.5 or (rest == 0.5 and whole % 2 == 1):
+        return whole + 1
+    if rest < -0.5 or (rest == -0.5 and whole % 2 == 1):
+        return whole - 1
+    return whole
+
+
 class ExactSMACross:
     """Fast/slow SMA crossover on integer ticks; `update(price)` returns +1 on the bar the fast SMA
     crosses above the slow one, -1 when it crosses below, 0 otherwise (see the module's tie rule)."""
@@ -151,6 +163,12 @@ class ExactSMACross:
 
     def update(self, price: float | Decimal) -> int:
         return self.update_ticks(round(price * self._scale))
+
+    def update_float(self, price: float) -> int:
+        """update() for a float price (a BarView's close), which a strategy calls once per bar:
+        compiled, this is native float arithmetic where round() is a generic builtin call costing
+        more than the whole update (same result: round_half_even_int)."""
+        return self.update_ticks(round_half_even_int(price * self._scale))
 
     def update_ticks(self, ticks: int) -> int:
         fast_ring = self._fast_ring

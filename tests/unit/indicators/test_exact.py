@@ -20,6 +20,7 @@ from tradeforge.indicators import (
     sma,
     to_ticks,
 )
+from tradeforge.indicators.exact import round_half_even_int
 
 
 def crosses_by_rule(signs: list[int | None]) -> list[int]:
@@ -174,3 +175,23 @@ def test_parameters_are_validated() -> None:
         ExactSMA(3, -1)
     with pytest.raises(ValueError, match="different decimals"):
         ExactSMA(1, 2).compare(ExactSMA(1, 3))
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False, min_value=-(2.0**62), max_value=2.0**62))
+def test_round_half_even_int_is_round_for_every_finite_float(value: float) -> None:
+    assert round_half_even_int(value) == round(value)
+
+
+@pytest.mark.parametrize(
+    "value", [0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 0.49999999999999994, -0.0, 4503599627370495.5]
+)
+def test_round_half_even_int_ties_go_to_the_even_neighbour(value: float) -> None:
+    assert round_half_even_int(value) == round(value)
+
+
+def test_update_float_gives_the_signals_of_update_on_real_closes() -> None:
+    closes = sample_bars().close.tolist()
+    by_float, by_update = ExactSMACross(10, 30, 2), ExactSMACross(10, 30, 2)
+    signals = [(by_float.update_float(c), by_update.update(c)) for c in closes]
+    assert all(a == b for a, b in signals)
+    assert any(a != 0 for a, _ in signals)  # the slice really crosses

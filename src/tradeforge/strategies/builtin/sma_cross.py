@@ -29,17 +29,17 @@ class SmaCross(Strategy[SmaCrossConfig]):
     config_class = SmaCrossConfig
 
     def on_start(self) -> None:
-        # Per symbol: the crossover and the tick scale its integer prices are counted in.
-        self._crosses: dict[str, tuple[ExactSMACross, int]] = {}
+        # Per symbol: the crossover, counting prices in integer ticks of the instrument.
+        self._crosses: dict[str, ExactSMACross] = {}
+        # What this strategy holds per symbol, as Decimal: the saved state keeps it as text, and
+        # parsing that on every bar that signals would cost more than the signal itself.
+        self._holding: dict[str, Decimal] = {}
 
     def on_bar(self, bar: BarView) -> None:
-        entry = self._crosses.get(bar.symbol)
-        if entry is None:
-            tick = self.ctx.instrument(bar.symbol).tick_size
-            decimals = max(0, -int(tick.normalize().as_tuple().exponent))
-            cross = ExactSMACross(self.config.fast, self.config.slow, decimals)
-            entry = self._crosses[bar.symbol] = (cross, 10**decimals)
-        signal = entry[0].update_ticks(round(bar.close * entry[1]))
+        cross = self._crosses.get(bar.symbol)
+        if cross is None:
+            cross = self._cross_for(bar.symbol)
+        signal = cross.update_float(bar.close)
         if signal == 0:
             return
         held = self._held(bar.symbol)
@@ -50,7 +50,17 @@ class SmaCross(Strategy[SmaCrossConfig]):
 
     def on_fill(self, fill: Fill) -> None:
         delta = fill.quantity if fill.side is OrderSide.BUY else -fill.quantity
-        self.state[f"held:{fill.symbol}"] = str(self._held(fill.symbol) + delta)
+        held = self._holding[fill.symbol] = self._held(fill.symbol) + delta
+        self.state[f"held:{fill.symbol}"] = str(held)
+
+    def _cross_for(self, symbol: str) -> ExactSMACross:
+        tick = self.ctx.instrument(symbol).tick_size
+        decimals = max(0, -int(tick.normalize().as_tuple().exponent))
+        cross = self._crosses[symbol] = ExactSMACross(self.config.fast, self.config.slow, decimals)
+        return cross
 
     def _held(self, symbol: str) -> Decimal:
-        return Decimal(str(self.state.get(f"held:{symbol}", "0")))
+        held = self._holding.get(symbol)
+        if held is None:  # first asked since start: from the state restored across a restart
+            held = self._holding[symbol] = Decimal(str(self.state.get(f"held:{symbol}", "0")))
+        return held
