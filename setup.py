@@ -14,12 +14,15 @@ from setuptools import setup
 # strategy runner and context, and the event codec. (The SQL repositories stay interpreted: their
 # annotations name tuples where SQLAlchemy hands over Row objects, which compiled code refuses.)
 # Each must type-check under mypy --strict (mypyc relies on the types).
-# A compiled class cannot be subclassed by interpreted code: the extension points users subclass —
-# errors, commands, events — stay interpreted; a module subclassing a compiled class is compiled too.
+# A compiled class cannot be subclassed by interpreted code unless it says so (mypyc_attr
+# allow_interpreted_subclasses, as Event and Command do): errors stay interpreted; a module
+# subclassing any other compiled class is compiled too.
 COMPILED = [
     "domain/balances.py",
+    "domain/commands.py",
     "domain/copies.py",
     "domain/data.py",
+    "domain/events.py",
     "domain/fills.py",
     "domain/identifiers.py",
     "domain/instruments.py",

@@ -60,7 +60,8 @@ SEVERITY: dict[DiscrepancyKind, Severity] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+# No slots=True: a slotted subclass would shadow the compiled base's fields (domain/events.py).
+@dataclass(frozen=True)
 class ReconciliationCorrected(Event):
     """The books were changed to match the venue. before/after: the changed fields (JSON-ready)."""
 
@@ -72,7 +73,8 @@ class ReconciliationCorrected(Event):
     after: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+# No slots=True: a slotted subclass would shadow the compiled base's fields (domain/events.py).
+@dataclass(frozen=True)
 class ReconciliationFlagged(Event):
     """A discrepancy the reconciler did not correct (yet); severity decides the venue's gate."""
 
@@ -83,7 +85,8 @@ class ReconciliationFlagged(Event):
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
+# No slots=True: a slotted subclass would shadow the compiled base's fields (domain/events.py).
+@dataclass(frozen=True)
 class VenueTradingStateChanged(Event):
     """Trading on one venue: active, reducing (only orders that shrink a position) or halted."""
 
@@ -93,7 +96,8 @@ class VenueTradingStateChanged(Event):
     actor: str
 
 
-@dataclass(frozen=True, slots=True)
+# No slots=True: a slotted subclass would shadow the compiled base's fields (domain/events.py).
+@dataclass(frozen=True)
 class ReconciliationCompleted(Event):
     """One reconciliation run: what started it, how many corrections and open discrepancies it left."""
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from tradeforge.domain.events import Event
 
 
-@dataclass(frozen=True, slots=True)
+# No slots=True: a slotted subclass would shadow the compiled base's fields (domain/events.py).
+@dataclass(frozen=True)
 class StrategyFailed(Event):
     """User code raised in `hook`: the strategy was stopped and its working orders cancelled."""
 
