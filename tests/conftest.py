@@ -1,4 +1,4 @@
-"""Shared fixtures: real databases (SQLite files and a fresh PostgreSQL database per session)."""
+"""Shared fixtures: real databases (SQLite files and a fresh PostgreSQL database per session) and Redis."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "TRADEFORGE_TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 REPO_ROOT = Path(__file__).resolve().parents[1]
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def service_unavailable(name: str, error: Exception) -> None:
@@ -65,3 +66,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'tradeforge.db'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A key prefix of its own on the local Redis, its keys deleted afterwards."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        service_unavailable("Redis", error)
+    prefix = f"tf-test-{uuid.uuid4().hex[:10]}"
+    yield prefix
+    for key in client.scan_iter(f"{prefix}:*"):
+        client.delete(key)
+    client.close()

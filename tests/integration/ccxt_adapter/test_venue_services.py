@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-from tests.conftest import service_unavailable
+from tests.conftest import REDIS_URL
 from tests.exchange_emulator import Fault, FaultKind, RequestMatch
 
 from tradeforge.adapters.ccxt import VENUES as CAPABILITIES
@@ -27,7 +25,6 @@ from tradeforge.ports.venue import VenueRequestRefused
 from .support import SYMBOL, VENUES, OmsSystem, emulator, run, started, venue_for
 
 pytestmark = pytest.mark.timeout(60)
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @pytest.mark.parametrize("venue", VENUES)
@@ -147,22 +144,6 @@ def test_circuit_breaker_opens_refuses_orders_half_opens_and_closes() -> None:
         BreakerState.HALF_OPEN,
         BreakerState.CLOSED,
     ]
-
-
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as error:
-        service_unavailable("Redis", error)
-    prefix = f"tf-test-{uuid.uuid4().hex[:10]}"
-    yield prefix
-    for key in client.scan_iter(f"{prefix}:*"):
-        client.delete(key)
-    client.close()
 
 
 def test_two_adapters_share_one_request_budget_through_redis(redis_prefix: str) -> None:

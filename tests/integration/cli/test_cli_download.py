@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from tests.conftest import service_unavailable
+from tests.conftest import REDIS_URL
 from tests.exchange_emulator.faults import Fault, FaultKind, RequestMatch
 from tests.exchange_emulator.server import Emulator, EmulatorConfig
 from tests.exchange_emulator.threaded import EmulatorThread
@@ -47,7 +46,6 @@ from tradeforge.cli.main import app
 SYMBOL = "BTC/USDT"
 MINUTE = 60_000
 KLINES = RequestMatch(venue="binance", path="/api/v3/klines")
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def ms(text: str) -> int:
@@ -413,22 +411,6 @@ def test_failures_in_a_row_open_the_breaker_and_nothing_more_is_sent(
     assert (error.progress.requests, error.progress.retries, error.progress.new_rows) == (3, 1, 0)
     # Attempts 3 to 6 were refused by the open circuit: the venue saw two klines requests only.
     assert len(klines_windows(running, start)) - sent_before == 2
-
-
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as error:
-        service_unavailable("Redis", error)
-    prefix = f"tf-test-{uuid.uuid4().hex[:10]}"
-    yield prefix
-    for key in client.scan_iter(f"{prefix}:*"):
-        client.delete(key)
-    client.close()
 
 
 def test_every_request_takes_from_the_venues_shared_budget(

@@ -7,7 +7,6 @@ import asyncio
 import dataclasses
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from tests.exchange_emulator import Fault, FaultKind, Kind, RequestMatch, Side, Status
@@ -26,9 +25,6 @@ from tests.integration.ccxt_adapter.support import (
 
 from tradeforge.adapters.ccxt import BreakerConfig, BreakerState
 from tradeforge.adapters.memory.store import InMemoryStore
-from tradeforge.adapters.sqlalchemy.database import make_engine
-from tradeforge.adapters.sqlalchemy.migrate import upgrade
-from tradeforge.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWorkFactory
 from tradeforge.domain.fills import OrderSide
 from tradeforge.domain.orders import Order, OrderStatus, OrderType, TimeInForce
 from tradeforge.engine.reconciliation_events import CorrectionKind, DiscrepancyKind
@@ -47,13 +43,6 @@ TRADES_PATH = {
 }
 # A client id each venue takes as it is (okx: letters and digits; kraken: <= 18 lowercase).
 LOST_CID = {"binance": "tf-lost-1", "bybit": "tf-lost-1", "okx": "tflost1", "kraken": "tflost1"}
-
-
-@pytest.fixture
-def sql_store(tmp_path: Path) -> UnitOfWorkFactory:
-    url = f"sqlite:///{tmp_path / 'tradeforge.db'}"
-    upgrade(url)
-    return SqlAlchemyUnitOfWorkFactory(make_engine(url))
 
 
 def details(entry_details: str) -> dict[str, object]:

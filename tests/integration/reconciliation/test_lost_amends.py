@@ -11,7 +11,6 @@ refused it as an overfill, and its sync never read the venue's quantity: nothing
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from tests.exchange_emulator import Fault, FaultKind, RequestMatch, Status
@@ -27,9 +26,6 @@ from tests.integration.ccxt_adapter.support import (
 )
 
 from tradeforge.adapters.ccxt import BreakerConfig, BreakerState
-from tradeforge.adapters.sqlalchemy.database import make_engine
-from tradeforge.adapters.sqlalchemy.migrate import upgrade
-from tradeforge.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWorkFactory
 from tradeforge.domain.fills import OrderSide
 from tradeforge.domain.orders import OrderStatus, OrderType
 from tradeforge.engine.reconciliation_events import CorrectionKind
@@ -53,13 +49,6 @@ AMEND_PATHS = {
 # One failure opens the breaker; no cool-down, so it is half-open at once: only a probe may pass
 # (the poll's balance read), every other request is refused before it is sent.
 TRIPS_AT_ONCE = BreakerConfig(failure_threshold=1, cool_down_s=0)
-
-
-@pytest.fixture
-def sql_store(tmp_path: Path) -> UnitOfWorkFactory:
-    url = f"sqlite:///{tmp_path / 'tradeforge.db'}"
-    upgrade(url)
-    return SqlAlchemyUnitOfWorkFactory(make_engine(url))
 
 
 @pytest.mark.parametrize("venue", ["bybit", "okx", "kraken"])  # binance amends by cancel-replace
