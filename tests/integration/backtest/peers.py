@@ -43,7 +43,6 @@ from tradeforge.indicators import to_ticks
 ROOT = Path(__file__).resolve().parents[3]
 BTC_YEAR = ROOT.parent / "shared" / "data" / "binance_spot_1m" / "BTCUSDT_1m_2025.parquet"
 ETH_YEAR = ROOT.parent / "shared" / "data" / "binance_spot_1m" / "ETHUSDT_1m_2025.parquet"
-__all__ = ["PeerRun", "Setup", "Stopwatch", "Trip"]  # from peer_runs, re-exported for the runners' users
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """The event-driven engine and vectorized mode agree with backtrader, backtesting.py and vectorbt trade
 for trade and to the cent on real BTC/USDT minutes; at exact SMA ties each peer behaves as documented."""
 
-# The agreed strategy (peers.Setup): SMA 10/30 crossover on close, long only, quantity 1, market
+# The agreed strategy (peer_runs.Setup): SMA 10/30 crossover on close, long only, quantity 1, market
 # orders filled at the next bar's open, 0.1 % fee per side, no slippage, 10,000,000 starting cash,
 # an open position marked at the last close. Each peer computes its own float SMAs and crossovers
 # (peers.py says how each is configured). RUNNERS maps a name to a runner; "vectorized" is the
@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from .peers import BTC_YEAR, ETH_YEAR, RUNNERS, Market, PeerRun, Setup, Trip, describe, load_market, ties
+from .peer_runs import PeerRun, Setup, Trip
+from .peers import BTC_YEAR, ETH_YEAR, RUNNERS, Market, describe, load_market, ties
 
 REFERENCE = "vectorized"
 PEERS = [name for name in RUNNERS if name != REFERENCE]
