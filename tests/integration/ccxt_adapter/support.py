@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -49,6 +49,10 @@ FAST_RETRY = RetryPolicy(max_attempts=4, base_delay_s=0.02, max_delay_s=0.2, see
 # The venues' real budgets (kraken: 15 calls, 0.33/s) would make every test wait; the budget tests
 # set their own.
 AMPLE_BUDGET = RateBudget(capacity=10_000, refill_per_s=10_000)
+# Balance checks and price bands left to the venue, so that venue refusals reach the OMS.
+VENUE_CHECKS = RiskLimits(
+    price_band=None, check_balance=False, max_submits_per_second=None, max_open_orders=None
+)
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
@@ -116,17 +120,7 @@ class OmsSystem:
         portfolio = Portfolio(instruments, cache.working_for_account)
         portfolio.load([], venue.balances(ACCOUNT))
 
-        def publish(publications: Sequence[Publication]) -> None:
-            for topic, message in publications:
-                bus.publish(topic, message)
-
-        risk = RiskEngine(
-            RiskLimits(
-                price_band=None, check_balance=False, max_submits_per_second=None, max_open_orders=None
-            ),
-            BooksRiskView(portfolio, cache),
-            clock,
-        )
+        risk = RiskEngine(VENUE_CHECKS, BooksRiskView(portfolio, cache), clock)
         oms = OrderManager(
             clock=clock,
             bus=bus,
@@ -135,7 +129,7 @@ class OmsSystem:
             cache=cache,
             portfolio=portfolio,
             risk=risk,
-            recorder=EphemeralRecorder(NullJournal(publish)),
+            recorder=EphemeralRecorder(NullJournal(publisher(bus))),
         )
         system = cls(venue, bus, oms, portfolio)
         bus.subscribe(topics.ALL_ORDER_EVENTS, system.events.append)
@@ -196,6 +190,16 @@ class OmsSystem:
         await self.venue.drain()
         await self.venue.poll()
         await self.venue.drain()
+
+
+def publisher(bus: MessageBus) -> Callable[[Sequence[Publication]], None]:
+    """What a journal calls after commit: each publication onto the bus, in order."""
+
+    def publish(publications: Sequence[Publication]) -> None:
+        for topic, message in publications:
+            bus.publish(topic, message)
+
+    return publish
 
 
 def book_totals(balances: Sequence[Balance]) -> dict[str, Decimal]:

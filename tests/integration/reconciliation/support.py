@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 
-from tests.integration.ccxt_adapter.support import ACCOUNT, SYMBOL
+from tests.integration.ccxt_adapter.support import ACCOUNT, VENUE_CHECKS, OmsSystem, publisher
 
 from tradeforge.adapters.ccxt import CcxtVenue
 from tradeforge.adapters.clocks import WallClock
 from tradeforge.bus import topics
 from tradeforge.bus.message_bus import MessageBus
-from tradeforge.domain.commands import AmendOrder, CancelOrder, SubmitOrder
-from tradeforge.domain.events import Event, OrderEvent
-from tradeforge.domain.fills import Fill, OrderSide
-from tradeforge.domain.orders import Order, OrderType, TimeInForce
+from tradeforge.domain.events import Event
 from tradeforge.engine.instruments import InstrumentRegistry
-from tradeforge.engine.journal import Publication, SyncJournal
+from tradeforge.engine.journal import SyncJournal
 from tradeforge.engine.order_cache import OrderCache
 from tradeforge.engine.order_manager import OrderManager
 from tradeforge.engine.portfolio import Portfolio
@@ -32,7 +26,7 @@ from tradeforge.engine.reconciliation_events import (
 from tradeforge.engine.reconciliation_report import VenueGate
 from tradeforge.engine.recorder import UnitRecorder
 from tradeforge.engine.risk_engine import RiskEngine
-from tradeforge.engine.risk_rules import RiskLimits, TradingState
+from tradeforge.engine.risk_rules import TradingState
 from tradeforge.engine.risk_view import BooksRiskView
 from tradeforge.ports.persistence import AuditEntry, UnitOfWorkFactory
 
@@ -40,23 +34,16 @@ from tradeforge.ports.persistence import AuditEntry, UnitOfWorkFactory
 TEST_CONFIG = ReconcilerConfig(adopt_prefixes=("tf",), retry_interval_s=0.05)
 
 
-@dataclass
-class ReconSystem:
-    """One venue, the real engines, a storing recorder (every unit committed through the given unit
-    of work), the venue gate wired into the OMS, and the reconciler between adapter and OMS."""
+@dataclass(kw_only=True)
+class ReconSystem(OmsSystem):
+    """OmsSystem (its order helpers) with a storing recorder (every unit committed through the given
+    unit of work), the venue gate wired into the OMS, and the reconciler between adapter and OMS."""
 
-    venue: CcxtVenue
-    bus: MessageBus
-    oms: OrderManager
-    portfolio: Portfolio
     cache: OrderCache
     gate: VenueGate
     reconciler: Reconciler
     uow_factory: UnitOfWorkFactory
-    events: list[OrderEvent] = field(default_factory=list)
-    fills: list[Fill] = field(default_factory=list)
     reconciliation: list[Event] = field(default_factory=list)
-    _ids: itertools.count[int] = field(default_factory=itertools.count)
 
     @classmethod
     def build(
@@ -75,15 +62,8 @@ class ReconSystem:
         if load_balances:
             portfolio.load([], venue.balances(ACCOUNT))
 
-        def publish(publications: Sequence[Publication]) -> None:
-            for topic, message in publications:
-                bus.publish(topic, message)
-
-        recorder = UnitRecorder(SyncJournal(uow_factory, publish))
+        recorder = UnitRecorder(SyncJournal(uow_factory, publisher(bus)))
         view = BooksRiskView(portfolio, cache)
-        limits = RiskLimits(
-            price_band=None, check_balance=False, max_submits_per_second=None, max_open_orders=None
-        )
         gate = VenueGate(view, clock)
         oms = OrderManager(
             clock=clock,
@@ -92,7 +72,7 @@ class ReconSystem:
             venues={venue.name: venue},
             cache=cache,
             portfolio=portfolio,
-            risk=RiskEngine(limits, view, clock),
+            risk=RiskEngine(VENUE_CHECKS, view, clock),
             recorder=recorder,
             venue_gate=gate.check,
         )
@@ -106,59 +86,20 @@ class ReconSystem:
             clock=clock,
             config=config,
         )
-        system = cls(venue, bus, oms, portfolio, cache, gate, reconciler, uow_factory)
+        system = cls(
+            venue=venue,
+            bus=bus,
+            oms=oms,
+            portfolio=portfolio,
+            cache=cache,
+            gate=gate,
+            reconciler=reconciler,
+            uow_factory=uow_factory,
+        )
         bus.subscribe(topics.ALL_ORDER_EVENTS, system.events.append)
         bus.subscribe(topics.ALL_FILLS, system.fills.append)
         bus.subscribe(topics.ALL_RECONCILIATION, system.reconciliation.append)
         return system
-
-    # --- orders -------------------------------------------------------------------------------------
-    def submit(
-        self,
-        kind: OrderType,
-        side: OrderSide,
-        quantity: str,
-        price: str | None = None,
-        *,
-        stop: str | None = None,
-        client_order_id: str | None = None,
-        tif: TimeInForce = TimeInForce.GTC,
-        symbol: str = SYMBOL,
-    ) -> Order:
-        cid = client_order_id or f"tf-{self.venue.name}-{next(self._ids)}"
-        command = SubmitOrder(
-            ACCOUNT,
-            cid,
-            symbol,
-            side,
-            kind,
-            Decimal(quantity),
-            Decimal(price) if price is not None else None,
-            Decimal(stop) if stop is not None else None,
-            tif,
-            None,
-            venue=self.venue.name,
-        )
-        return self.oms.submit(command)
-
-    def cancel(self, order: Order) -> None:
-        self.oms.cancel(CancelOrder(ACCOUNT, order.id))
-
-    def amend(self, order: Order, quantity: str | None = None, price: str | None = None) -> None:
-        self.oms.amend(
-            AmendOrder(
-                ACCOUNT,
-                order.id,
-                Decimal(quantity) if quantity is not None else None,
-                Decimal(price) if price is not None else None,
-            )
-        )
-
-    async def settle(self) -> None:
-        """Finish every task the OMS's calls started, then one poll round, then its tasks."""
-        await self.venue.drain()
-        await self.venue.poll()
-        await self.venue.drain()
 
     # --- what was recorded ----------------------------------------------------------------------------
     def state(self) -> TradingState:
