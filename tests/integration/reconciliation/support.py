@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from tests.integration.ccxt_adapter.support import ACCOUNT, VENUE_CHECKS, OmsSystem, publisher
+from tests.exchange_emulator import Emulator
+from tests.exchange_emulator.server import EmulatedVenue
+from tests.integration.ccxt_adapter.support import (
+    ACCOUNT,
+    SYMBOL,
+    VENUE_CHECKS,
+    OmsSystem,
+    emulator,
+    publisher,
+    started,
+    venue_for,
+)
 
 from tradeforge.adapters.ccxt import CcxtVenue
 from tradeforge.adapters.clocks import WallClock
@@ -132,3 +145,18 @@ class ReconSystem(OmsSystem):
                     break
                 cursor = page.next_cursor
         return [e for e in reversed(entries) if e.action.startswith(action_prefix)]
+
+
+@asynccontextmanager
+async def reconciled(
+    venue: str, store: UnitOfWorkFactory
+) -> AsyncIterator[tuple[Emulator, EmulatedVenue, ReconSystem]]:
+    """The opening most reconciliation tests share: `venue` on a fresh emulator with BTC/USDT at
+    86,000, a started adapter for it (system.venue), and its ReconSystem over `store` after the
+    start run. Yields (emulator, the emulated venue, the system)."""
+    async with emulator(venue) as emu, started(venue_for(emu, venue)) as adapter:
+        handle = emu.venue(venue)
+        handle.set_price(SYMBOL, "86000")
+        system = ReconSystem.build(adapter, store)
+        await system.reconciler.recover()
+        yield emu, handle, system

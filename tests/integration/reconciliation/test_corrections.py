@@ -31,7 +31,7 @@ from tradeforge.engine.reconciliation_events import CorrectionKind, DiscrepancyK
 from tradeforge.engine.risk_rules import TradingState
 from tradeforge.ports.persistence import UnitOfWorkFactory
 
-from .support import TEST_CONFIG, ReconSystem
+from .support import TEST_CONFIG, ReconSystem, reconciled
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -112,11 +112,7 @@ def test_a_missing_fill_is_booked_and_trading_reduces_until_it_is(
 @pytest.mark.parametrize("venue", VENUES)
 def test_orders_the_venue_cancelled_or_expired_are_applied(venue: str, sql_store: UnitOfWorkFactory) -> None:
     async def scenario() -> None:
-        async with emulator(venue) as emu, started(venue_for(emu, venue)) as adapter:
-            handle = emu.venue(venue)
-            handle.set_price(SYMBOL, "86000")
-            system = ReconSystem.build(adapter, sql_store)
-            await system.reconciler.recover()
+        async with reconciled(venue, sql_store) as (emu, handle, system):
             cancelled = system.submit(OrderType.LIMIT, OrderSide.BUY, "0.01", "80000")
             expired = system.submit(OrderType.LIMIT, OrderSide.SELL, "0.01", "95000")
             await system.settle()
@@ -143,7 +139,7 @@ def test_orders_the_venue_cancelled_or_expired_are_applied(venue: str, sql_store
             assert system.states()[-2:] == ["reducing", "active"]
             assert system.state() is TradingState.ACTIVE
             assert book_totals(system.portfolio.balances(ACCOUNT)) == emulator_totals(emu, venue)
-            assert adapter.working_order_ids() == []  # the adapter saw them end too
+            assert system.venue.working_order_ids() == []  # the adapter saw them end too
 
     run(scenario())
 
@@ -151,11 +147,7 @@ def test_orders_the_venue_cancelled_or_expired_are_applied(venue: str, sql_store
 @pytest.mark.parametrize("venue", VENUES)
 def test_unknown_venue_orders_are_adopted_or_flagged(venue: str, sql_store: UnitOfWorkFactory) -> None:
     async def scenario() -> None:
-        async with emulator(venue) as emu, started(venue_for(emu, venue)) as adapter:
-            handle = emu.venue(venue)
-            handle.set_price(SYMBOL, "86000")
-            system = ReconSystem.build(adapter, sql_store)
-            await system.reconciler.recover()
+        async with reconciled(venue, sql_store) as (emu, handle, system):
             # Placed on the venue, unknown to the books: one under our prefix (a create whose
             # order row was lost), one by hand on the exchange's website.
             lost = handle.state.place(
@@ -194,7 +186,7 @@ def test_unknown_venue_orders_are_adopted_or_flagged(venue: str, sql_store: Unit
             assert system.state() is TradingState.ACTIVE  # foreign orders are not our books
             assert system.states()[-2:] == ["reducing", "active"]
 
-            assert adopted.id in adapter.working_order_ids()  # handed to the adapter: it follows it
+            assert adopted.id in system.venue.working_order_ids()  # handed to the adapter: it follows it
             handle.fill(lost.order_id)
             await system.settle()
             assert (adopted.status, adopted.filled_quantity) == (OrderStatus.FILLED, Decimal("0.02"))
@@ -290,11 +282,7 @@ def test_at_start_local_only_orders_end_and_live_ones_are_settled_then_followed(
 @pytest.mark.parametrize("venue", VENUES)
 def test_balance_drift_is_booked_through_the_portfolio(venue: str, sql_store: UnitOfWorkFactory) -> None:
     async def scenario() -> None:
-        async with emulator(venue) as emu, started(venue_for(emu, venue)) as adapter:
-            handle = emu.venue(venue)
-            handle.set_price(SYMBOL, "86000")
-            system = ReconSystem.build(adapter, sql_store)
-            await system.reconciler.recover()
+        async with reconciled(venue, sql_store) as (emu, handle, system):
             handle.state.balance("USDT").free += Decimal("1234.5")  # a deposit
             handle.state.balance("BTC").free -= Decimal("0.125")  # a withdrawal
 
@@ -324,11 +312,7 @@ def test_an_amend_whose_answer_was_lost_takes_the_venues_values(
     venue: str, sql_store: UnitOfWorkFactory
 ) -> None:
     async def scenario() -> None:
-        async with emulator(venue) as emu, started(venue_for(emu, venue)) as adapter:
-            handle = emu.venue(venue)
-            handle.set_price(SYMBOL, "86000")
-            system = ReconSystem.build(adapter, sql_store)
-            await system.reconciler.recover()
+        async with reconciled(venue, sql_store) as (_, handle, system):
             order = system.submit(OrderType.LIMIT, OrderSide.BUY, "0.02", "80000")
             await system.settle()
             venue_order = handle.state.orders[order.venue_order_id or ""]

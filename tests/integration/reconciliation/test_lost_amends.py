@@ -32,7 +32,7 @@ from tradeforge.engine.reconciliation_events import CorrectionKind
 from tradeforge.engine.risk_rules import TradingState
 from tradeforge.ports.persistence import UnitOfWorkFactory
 
-from .support import ReconSystem
+from .support import ReconSystem, reconciled
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -57,11 +57,7 @@ def test_fills_beyond_the_quantity_of_a_lost_amend_are_booked(
     venue: str, corrected_first: bool, sql_store: UnitOfWorkFactory
 ) -> None:
     async def scenario() -> None:
-        async with emulator(venue) as emu, started(venue_for(emu, venue)) as adapter:
-            handle = emu.venue(venue)
-            handle.set_price(SYMBOL, "86000")
-            system = ReconSystem.build(adapter, sql_store)
-            await system.reconciler.recover()
+        async with reconciled(venue, sql_store) as (emu, handle, system):
             order = system.submit(OrderType.LIMIT, OrderSide.BUY, "0.02", "80000")
             await system.settle()
             venue_id = order.venue_order_id or ""
@@ -71,9 +67,9 @@ def test_fills_beyond_the_quantity_of_a_lost_amend_are_booked(
 
             emu.faults.inject(LOST, RequestMatch(private_only=True), 1_000)
             system.amend(order, "0.03")
-            await adapter.drain()
+            await system.venue.drain()
             emu.faults.clear()
-            assert [r.action for r in adapter.refusals] == ["amend"]
+            assert [r.action for r in system.venue.refusals] == ["amend"]
             assert handle.state.orders[venue_id].quantity == Decimal("0.03")  # it landed
             assert order.quantity == Decimal("0.02")
 
@@ -87,7 +83,7 @@ def test_fills_beyond_the_quantity_of_a_lost_amend_are_booked(
             await system.settle()  # polling alone
             if not corrected_first:  # the trade would overfill 0.02: it waits for the reconciler
                 assert order.filled_quantity == Decimal("0.015")
-            assert list(adapter.anomalies) == []  # an amend in doubt explains it: not an anomaly
+            assert list(system.venue.anomalies) == []  # an amend in doubt explains it: not an anomaly
 
             report = await system.reconciler.reconcile("periodic")
             assert report.failed is None and report.discrepancies == []
@@ -117,11 +113,7 @@ def test_a_cancel_replace_whose_outcome_is_unknown_is_resolved_not_ended(
     resolved_by: str, sql_store: UnitOfWorkFactory
 ) -> None:
     async def scenario() -> None:
-        async with emulator("binance") as emu, started(venue_for(emu, "binance")) as adapter:
-            handle = emu.venue("binance")
-            handle.set_price(SYMBOL, "86000")
-            system = ReconSystem.build(adapter, sql_store)
-            await system.reconciler.recover()
+        async with reconciled("binance", sql_store) as (emu, handle, system):
             order = system.submit(OrderType.LIMIT, OrderSide.BUY, "0.02", "80000")
             await system.settle()
 
@@ -133,9 +125,9 @@ def test_a_cancel_replace_whose_outcome_is_unknown_is_resolved_not_ended(
             emu.faults.inject(LOST, replace, 1)
             emu.faults.inject(Fault(FaultKind.SERVER_ERROR, status=503), read, 100)
             system.amend(order, "0.03")
-            await adapter.drain()
+            await system.venue.drain()
             emu.faults.clear()
-            assert [r.action for r in adapter.refusals] == ["amend"]
+            assert [r.action for r in system.venue.refusals] == ["amend"]
             copies = sorted(
                 (o for o in handle.state.orders.values() if o.client_order_id == "tf-binance-0"),
                 key=lambda o: o.seq,
@@ -143,7 +135,7 @@ def test_a_cancel_replace_whose_outcome_is_unknown_is_resolved_not_ended(
             assert [o.status for o in copies] == [Status.CANCELED, Status.NEW]
             replacement = copies[-1].order_id
             assert order.status is OrderStatus.OPEN and order.quantity == Decimal("0.02")
-            assert adapter.unresolved_orders() == [order.id]
+            assert system.venue.unresolved_orders() == [order.id]
             handle.fill(replacement)  # all of it, before anyone looked
 
             if resolved_by == "poll":
@@ -161,7 +153,7 @@ def test_a_cancel_replace_whose_outcome_is_unknown_is_resolved_not_ended(
             events = [type(e).__name__ for e in system.events if e.order_id == order.id]
             assert events[-2:] == ["OrderAmended", "OrderFilled"] and "OrderCancelled" not in events
             assert system.state() is TradingState.ACTIVE
-            assert list(adapter.anomalies) == []
+            assert list(system.venue.anomalies) == []
 
             again = await system.reconciler.reconcile("periodic")
             assert again.corrections == [] and again.discrepancies == []
